@@ -1,0 +1,428 @@
+import { randomUUID } from 'node:crypto';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { type Clock, systemClock } from '../../shared/clock.js';
+import { type Duration, parseDuration } from '../../shared/duration.js';
+import { ConfigError, SluiceError } from '../../shared/errors.js';
+import { CREATED_AT_OFFSET, decodeEntry, encodeEntry, type StoredEntry } from '../entry.js';
+import type {
+  BusHandlers,
+  BusMessage,
+  BusProvider,
+  CacheStore,
+  InvalidationBus,
+  LeaseProvider,
+  StoreContext,
+  StoreUsage,
+} from '../store.js';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisStoreOptions {
+  /** `redis://host:port/db`. Either `url` or `client` is required. */
+  url?: string;
+  /** An existing ioredis client or cluster; the store never closes a client it did not create. */
+  client?: RedisClient;
+  /**
+   * Namespace of every key and the bus channel; caches with different prefixes never see
+   * each other's entries.
+   * @default 'sluice'
+   */
+  prefix?: string;
+  /**
+   * Longest an operation may wait for Redis before the cache carries on without it.
+   * @default 50 (ms)
+   */
+  timeout?: Duration;
+  /**
+   * After this many consecutive failures, Redis is skipped for `breakerCooldown`, so a
+   * slow Redis costs one timeout per cooldown rather than one per operation.
+   * @default 5
+   */
+  breakerFailures?: number;
+  /** @default '1s' */
+  breakerCooldown?: Duration;
+}
+
+const DEFAULT_TAG_RETENTION_MS = 7 * 86_400_000;
+
+/** Deletes the entry only if it was created at or before ARGV[1] (createdAt is a big-endian double in the header). */
+const DELETE_IF_OLDER = `
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local created = struct.unpack('>d', string.sub(value, ${CREATED_AT_OFFSET + 1}, ${CREATED_AT_OFFSET + 8}))
+if created <= tonumber(ARGV[1]) then
+  redis.call('UNLINK', KEYS[1])
+  return 1
+end
+return 0`;
+
+/** Records a tag invalidation time, keeping the later of the stored and the new time. */
+const INVALIDATE_TAG = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1`;
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+interface SluiceRedisCommands {
+  sluiceDeleteIfOlder(key: string, olderThan: number): Promise<number>;
+  sluiceInvalidateTag(key: string, time: number, retentionMs: number): Promise<number>;
+  sluiceReleaseLease(key: string, token: string): Promise<number>;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** Thrown (and counted) when the cache skips Redis instead of waiting on it. */
+export class RedisUnavailableError extends SluiceError {
+  constructor(reason: string) {
+    super('E_L2_UNAVAILABLE', `Redis is unavailable: ${reason}`, { isRetryable: true });
+  }
+}
+
+export class RedisTimeoutError extends SluiceError {
+  constructor(operation: string, timeoutMs: number) {
+    super('E_L2_TIMEOUT', `Redis ${operation} took longer than ${timeoutMs} ms`, {
+      isRetryable: true,
+    });
+  }
+}
+
+/**
+ * The L2 tier on Redis (standalone or Cluster). Every key is a single-slot key, so the
+ * store works on Redis Cluster unchanged. Operations never wait longer than `timeout`;
+ * while Redis is down they fail at once and the cache degrades to its other tiers.
+ */
+export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
+  readonly kind = 'redis';
+  readonly client: RedisClient;
+  readonly prefix: string;
+  private readonly ownsClient: boolean;
+  private readonly timeoutMs: number;
+  private readonly breakerFailures: number;
+  private readonly breakerCooldownMs: number;
+  private readonly commands: SluiceRedisCommands;
+  private consecutiveFailures = 0;
+  private breakerOpenUntil = 0;
+  private clock: Clock = systemClock;
+  private tagRetentionMs = DEFAULT_TAG_RETENTION_MS;
+
+  constructor(options: RedisStoreOptions) {
+    if (options.client === undefined && options.url === undefined) {
+      throw new ConfigError('redisStore needs a url or a client');
+    }
+    this.prefix = options.prefix ?? 'sluice';
+    this.timeoutMs = parseDuration(options.timeout ?? 50, 'timeout');
+    this.breakerFailures = options.breakerFailures ?? 5;
+    this.breakerCooldownMs = parseDuration(options.breakerCooldown ?? '1s', 'breakerCooldown');
+    this.ownsClient = options.client === undefined;
+    this.client = options.client ?? new Redis(options.url as string, defaultClientOptions());
+    if (this.ownsClient) {
+      // Errors surface through operations and statistics; an unhandled 'error' event would crash.
+      this.client.on('error', () => {});
+    }
+    this.client.defineCommand('sluiceDeleteIfOlder', { numberOfKeys: 1, lua: DELETE_IF_OLDER });
+    this.client.defineCommand('sluiceInvalidateTag', { numberOfKeys: 1, lua: INVALIDATE_TAG });
+    this.client.defineCommand('sluiceReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    this.commands = this.client as unknown as SluiceRedisCommands;
+  }
+
+  attach(context: StoreContext): void {
+    this.clock = context.clock;
+    this.tagRetentionMs = context.tagRetentionMs;
+  }
+
+  /** Resolves true once the connection is ready, false if not within `timeoutMs`. */
+  ready(timeoutMs = 2_000): Promise<boolean> {
+    return waitReady(this.client, timeoutMs);
+  }
+
+  get entryKeyPrefix(): string {
+    return `${this.prefix}:e:`;
+  }
+
+  async get(key: string): Promise<StoredEntry | undefined> {
+    const raw = await this.run('get', () => this.client.getBuffer(this.entryKey(key)));
+    if (raw === null) return undefined;
+    const entry = decodeEntry(raw);
+    return entry.staleUntil > this.clock.now() ? entry : undefined;
+  }
+
+  async set(key: string, entry: StoredEntry): Promise<void> {
+    const payload = encodeEntry(entry);
+    const ttl = entry.staleUntil - this.clock.now();
+    if (ttl <= 0) {
+      await this.run('unlink', () => this.client.unlink(this.entryKey(key)));
+      return;
+    }
+    await this.run('set', () =>
+      Number.isFinite(ttl)
+        ? this.client.set(this.entryKey(key), payload, 'PX', Math.ceil(ttl))
+        : this.client.set(this.entryKey(key), payload),
+    );
+  }
+
+  async delete(key: string, olderThan = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const removed = await this.run('delete', () =>
+      Number.isFinite(olderThan)
+        ? this.commands.sluiceDeleteIfOlder(this.entryKey(key), olderThan)
+        : this.client.unlink(this.entryKey(key)),
+    );
+    return removed > 0;
+  }
+
+  async clear(): Promise<void> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const pattern = `${escapeGlob(this.prefix)}:*`;
+    await Promise.all(
+      nodes.map(
+        (node) =>
+          new Promise<void>((resolveScan, rejectScan) => {
+            const stream = node.scanStream({ match: pattern, count: 1_000 });
+            const pending: Array<Promise<unknown>> = [];
+            stream.on('data', (keys: string[]) => {
+              if (keys.length > 0) pending.push(Promise.all(keys.map((key) => node.unlink(key))));
+            });
+            stream.on('error', rejectScan);
+            stream.on('end', () => {
+              Promise.all(pending).then(() => resolveScan(), rejectScan);
+            });
+          }),
+      ),
+    );
+  }
+
+  async tagTimes(tags: readonly string[]): Promise<Array<number | undefined>> {
+    if (tags.length === 0) return [];
+    const keys = tags.map((tag) => this.tagKey(tag));
+    const values = await this.run('tag-times', () =>
+      this.client instanceof Cluster
+        ? Promise.all(keys.map((key) => this.client.get(key)))
+        : this.client.mget(keys),
+    );
+    return values.map((value) => (value === null ? undefined : Number(value)));
+  }
+
+  async invalidateTags(tags: readonly string[], time: number): Promise<void> {
+    await this.run('invalidate-tags', () =>
+      Promise.all(
+        tags.map((tag) =>
+          this.commands.sluiceInvalidateTag(this.tagKey(tag), time, this.tagRetentionMs),
+        ),
+      ),
+    );
+  }
+
+  async acquireLease(key: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    const granted = await this.run('acquire-lease', () =>
+      this.client.set(this.leaseKey(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'),
+    );
+    return granted === 'OK' ? token : undefined;
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.run('release-lease', () =>
+      this.commands.sluiceReleaseLease(this.leaseKey(key), token),
+    );
+  }
+
+  usage(): StoreUsage {
+    return {};
+  }
+
+  createBus(): InvalidationBus {
+    return new RedisBus(this.client, `${this.prefix}:bus`, (operation, task) =>
+      this.run(operation, task),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await quit(this.client);
+  }
+
+  private entryKey(key: string): string {
+    return `${this.prefix}:e:${key}`;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.prefix}:t:${tag}`;
+  }
+
+  private leaseKey(key: string): string {
+    return `${this.prefix}:l:${key}`;
+  }
+
+  /**
+   * Runs one Redis operation under the store's rules: skipped at once while the client is
+   * not connected or the breaker is open; rejected after `timeout`.
+   */
+  private run<Result>(operation: string, task: () => Promise<Result>): Promise<Result> {
+    if (this.client.status !== 'ready') {
+      return Promise.reject(new RedisUnavailableError(`connection is ${this.client.status}`));
+    }
+    if (this.breakerOpenUntil !== 0) {
+      if (Date.now() < this.breakerOpenUntil) {
+        return Promise.reject(
+          new RedisUnavailableError('too many recent failures; retrying shortly'),
+        );
+      }
+      this.breakerOpenUntil = 0; // half-open: let this operation probe
+    }
+    return new Promise<Result>((resolveRun, rejectRun) => {
+      const timer = setTimeout(() => {
+        this.recordFailure();
+        rejectRun(new RedisTimeoutError(operation, this.timeoutMs));
+      }, this.timeoutMs);
+      task().then(
+        (result) => {
+          clearTimeout(timer);
+          this.consecutiveFailures = 0;
+          resolveRun(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          this.recordFailure();
+          rejectRun(
+            new SluiceError('E_L2', `Redis ${operation} failed: ${(error as Error).message}`, {
+              cause: error,
+              isRetryable: true,
+            }),
+          );
+        },
+      );
+    });
+  }
+
+  private recordFailure(): void {
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures >= this.breakerFailures) {
+      this.breakerOpenUntil = Date.now() + this.breakerCooldownMs;
+      this.consecutiveFailures = 0;
+    }
+  }
+}
+
+function defaultClientOptions(): RedisOptions {
+  return {
+    // Fail fast while disconnected instead of queueing without bound; the cache degrades.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+  };
+}
+
+function waitReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolveReady) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolveReady(true);
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolveReady(false);
+    }, timeoutMs);
+    client.once('ready', onReady);
+  });
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await Promise.race([client.quit(), new Promise((done) => setTimeout(done, 500).unref())]);
+  } catch {
+    // Already closing or never connected.
+  }
+  client.disconnect();
+}
+
+interface WireMessage {
+  origin: string;
+  message: BusMessage;
+}
+
+/**
+ * Invalidation bus on Redis pub/sub. A dedicated subscriber connection (pub/sub needs
+ * one); messages from this process are ignored. When the subscriber reconnects after a
+ * drop, handlers are told to resync, because messages sent meanwhile were lost.
+ */
+class RedisBus implements InvalidationBus {
+  private readonly origin = randomUUID();
+  private readonly subscriber: RedisClient;
+  private subscribed = false;
+  private wasConnected = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly channel: string,
+    private readonly run: <Result>(
+      operation: string,
+      task: () => Promise<Result>,
+    ) => Promise<Result>,
+  ) {
+    // The subscriber queues its SUBSCRIBE until connected and resubscribes after reconnects.
+    this.subscriber =
+      client instanceof Cluster
+        ? client.duplicate()
+        : client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => {});
+  }
+
+  start(handlers: BusHandlers): void {
+    this.subscriber.on('ready', () => {
+      if (this.wasConnected && !this.closed) handlers.resync();
+      this.wasConnected = true;
+    });
+    this.subscriber.on('close', () => {
+      this.subscribed = false;
+    });
+    this.subscriber.on('message', (channel: string, payload: string) => {
+      if (channel !== this.channel) return;
+      let wire: WireMessage;
+      try {
+        wire = JSON.parse(payload) as WireMessage;
+      } catch {
+        return; // not ours
+      }
+      if (wire.origin === this.origin || typeof wire.message?.kind !== 'string') return;
+      handlers.message(wire.message);
+    });
+    this.subscriber.subscribe(this.channel).then(
+      () => {
+        this.subscribed = true;
+      },
+      () => {},
+    );
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    const payload = JSON.stringify({ origin: this.origin, message } satisfies WireMessage);
+    await this.run('publish', () => this.client.publish(this.channel, payload));
+  }
+
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.subscribed || this.subscriber.status !== 'ready') {
+      if (Date.now() >= deadline) return false;
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await quit(this.subscriber);
+  }
+}
+
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../shared/errors.js';
+
+const USAGE = `Usage: sluice <command> [options]
+
+Commands:
+  demo                      Two processes share a Redis-backed tiered cache: hit ratios,
+                            cross-process single-flight, invalidation latency, L3 restarts
+  bench <suite> [--json F]  Run a benchmark suite (cache-ops) and print a table
+
+Options:
+  -h, --help                Show this help`;
+
+const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  'cache-ops': () => import('../../bench/cache-ops.js'),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'demo': {
+      const { runDemo } = await import('./demo.js');
+      await runDemo(rest);
+      return 0;
+    }
+    case 'bench': {
+      const [suite, ...args] = rest;
+      const load = suite === undefined ? undefined : SUITES[suite];
+      if (load === undefined) {
+        console.error(`unknown or missing suite '${suite ?? ''}'; available: ${Object.keys(SUITES).join(', ')}`);
+        return 2;
+      }
+      const module = await load();
+      await module.run(args);
+      return 0;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+/** Parses `--json FILE` style flags shared by the bench suites. */
+export function parseBenchArgs(args: string[]): { json: string | undefined; quick: boolean } {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
+    allowPositionals: false,
+  });
+  return { json: values.json, quick: values.quick ?? false };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message =
+      error instanceof SluiceError ? `${error.code}: ${error.message}` : (error as Error).stack;
+    console.error(message);
+    process.exitCode = 1;
+  },
+);
