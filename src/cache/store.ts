@@ -18,7 +18,7 @@ export interface StoreUsage {
 
 /**
  * A shared or persistent tier (L2, L3). Every implementation passes the same conformance
- * suite (`src/cache/stores/conformance.ts`). Keys arrive unprefixed; a store namespaces
+ * suite (`test/cache/store-conformance.ts`). Keys arrive unprefixed; a store namespaces
  * them itself. A store may reject (throw) on failure; the cache counts the error and goes on.
  */
 export interface CacheStore {

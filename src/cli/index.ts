@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../shared/errors.js';
 
 const USAGE = `Usage: sluice <command> [options]
@@ -44,16 +43,6 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown command '${command}'\n\n${USAGE}`);
       return 2;
   }
-}
-
-/** Parses `--json FILE` style flags shared by the bench suites. */
-export function parseBenchArgs(args: string[]): { json: string | undefined; quick: boolean } {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
-    allowPositionals: false,
-  });
-  return { json: values.json, quick: values.quick ?? false };
 }
 
 main(process.argv.slice(2)).then(

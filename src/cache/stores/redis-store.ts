@@ -205,7 +205,11 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
         ? Promise.all(keys.map((key) => this.client.get(key)))
         : this.client.mget(keys),
     );
-    return values.map((value) => (value === null ? undefined : Number(value)));
+    const horizon = this.clock.now() - this.tagRetentionMs;
+    return values.map((value) => {
+      const time = value === null ? undefined : Number(value);
+      return time !== undefined && time > horizon ? time : undefined;
+    });
   }
 
   async invalidateTags(tags: readonly string[], time: number): Promise<void> {

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryTier } from '../../src/cache/memory-tier.js';
+import { ConfigError } from '../../src/shared/errors.js';
+
+const NEVER = Number.POSITIVE_INFINITY;
+
+function put(tier: MemoryTier<string>, key: string, size = 1, tags?: string[], createdAt = 0) {
+  return tier.set(key, `value-of-${key}`, size, createdAt, NEVER, NEVER, tags);
+}
+
+describe('MemoryTier', () => {
+  it('refuses a configuration with no bound', () => {
+    expect(() => new MemoryTier({})).toThrow(ConfigError);
+    expect(() => new MemoryTier({ maxEntries: 0 })).toThrow(/positive integer/);
+    expect(() => new MemoryTier({ maxBytes: -1 })).toThrow(ConfigError);
+    expect(() => new MemoryTier({ maxEntries: 10, policy: 'nope' })).toThrow(/unknown eviction policy/);
+  });
+
+  it('never holds more than maxEntries, evicting the least recently used', () => {
+    const tier = new MemoryTier<string>({ maxEntries: 3 });
+    for (const key of ['a', 'b', 'c']) put(tier, key);
+    tier.get('a', 0);
+    put(tier, 'd');
+    expect([...tier.keys()].sort()).toEqual(['a', 'c', 'd']);
+    expect(tier.size).toBe(3);
+  });
+
+  it('keeps byte accounting exact through inserts, updates, deletes and evictions', () => {
+    const evicted: string[] = [];
+    const tier = new MemoryTier<string>({ maxBytes: 100, onEvict: (node) => evicted.push(node.key) });
+    put(tier, 'a', 40);
+    put(tier, 'b', 40);
+    expect(tier.bytes).toBe(80);
+    put(tier, 'a', 10); // update shrinks
+    expect(tier.bytes).toBe(50);
+    put(tier, 'c', 45); // 95
+    expect(tier.bytes).toBe(95);
+    put(tier, 'd', 30); // 125 > 100: evict LRU 'b' (a was updated after b)
+    expect(evicted).toEqual(['b']);
+    expect(tier.bytes).toBe(85);
+    tier.delete('c');
+    expect(tier.bytes).toBe(40);
+    expect(tier.size).toBe(2);
+    tier.clear();
+    expect(tier.bytes).toBe(0);
+  });
+
+  it('does not hold an entry larger than maxEntryBytes and drops the older value under its key', () => {
+    const tier = new MemoryTier<string>({ maxBytes: 100, maxEntryBytes: 50 });
+    expect(put(tier, 'k', 10)).toBe(true);
+    expect(put(tier, 'k', 60)).toBe(false);
+    expect(tier.peek('k', 0)).toBeUndefined();
+    expect(tier.bytes).toBe(0);
+  });
+
+  it('removes an entry past staleUntil on access and reports it as expired', () => {
+    const reasons: string[] = [];
+    const tier = new MemoryTier<string>({ maxEntries: 10, onEvict: (_node, reason) => reasons.push(reason) });
+    tier.set('k', 'v', 1, 0, 100, 200, undefined);
+    expect(tier.get('k', 150)?.value).toBe('v'); // stale but within grace: returned, caller decides
+    expect(tier.get('k', 200)).toBeUndefined();
+    expect(reasons).toEqual(['expired']);
+    expect(tier.size).toBe(0);
+  });
+
+  it('deletes by tag, honouring the creation time', () => {
+    const tier = new MemoryTier<string>({ maxEntries: 10 });
+    put(tier, 'a', 1, ['t'], 10);
+    put(tier, 'b', 1, ['t', 'u'], 30);
+    put(tier, 'c', 1, ['u'], 10);
+    expect(tier.deleteTag('t', 20)).toBe(1); // only 'a' was created before the invalidation
+    expect([...tier.keys()].sort()).toEqual(['b', 'c']);
+    expect(tier.deleteTag('u')).toBe(2);
+    expect(tier.size).toBe(0);
+    expect(tier.deleteTag('u')).toBe(0);
+  });
+
+  it('re-indexes tags when an entry is overwritten', () => {
+    const tier = new MemoryTier<string>({ maxEntries: 10 });
+    put(tier, 'a', 1, ['old']);
+    put(tier, 'a', 1, ['new']);
+    expect(tier.deleteTag('old')).toBe(0);
+    expect(tier.deleteTag('new')).toBe(1);
+  });
+
+  it('keeps the bound under a random workload (invariant check)', () => {
+    const tier = new MemoryTier<number>({ maxEntries: 50, maxBytes: 2_000 });
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const key = `k${Math.floor(random() * 200)}`;
+      const action = random();
+      if (action < 0.6) {
+        const size = 1 + Math.floor(random() * 100);
+        tier.set(key, step, size, 0, NEVER, NEVER, undefined);
+      } else if (action < 0.9) {
+        tier.get(key, 0);
+      } else {
+        tier.delete(key);
+      }
+      expect(tier.size).toBeLessThanOrEqual(50);
+      expect(tier.bytes).toBeLessThanOrEqual(2_000);
+    }
+    let total = 0;
+    for (const key of tier.keys()) total += tier.peek(key, 0)?.size ?? 0;
+    expect(tier.bytes).toBe(total);
+  });
+});
