@@ -27,7 +27,9 @@ async function main(argv: string[]): Promise<number> {
       const [suite, ...args] = rest;
       const load = suite === undefined ? undefined : SUITES[suite];
       if (load === undefined) {
-        console.error(`unknown or missing suite '${suite ?? ''}'; available: ${Object.keys(SUITES).join(', ')}`);
+        console.error(
+          `unknown or missing suite '${suite ?? ''}'; available: ${Object.keys(SUITES).join(', ')}`,
+        );
         return 2;
       }
       const module = await load();

@@ -1,4 +1,7 @@
 import { memoryStore } from '../../src/cache/stores/memory-store.js';
 import { registerStoreConformance } from './store-conformance.js';
 
-registerStoreConformance('memory', async () => ({ store: memoryStore(), neighbour: memoryStore() }));
+registerStoreConformance('memory', async () => ({
+  store: memoryStore(),
+  neighbour: memoryStore(),
+}));

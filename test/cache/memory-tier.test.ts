@@ -13,7 +13,9 @@ describe('MemoryTier', () => {
     expect(() => new MemoryTier({})).toThrow(ConfigError);
     expect(() => new MemoryTier({ maxEntries: 0 })).toThrow(/positive integer/);
     expect(() => new MemoryTier({ maxBytes: -1 })).toThrow(ConfigError);
-    expect(() => new MemoryTier({ maxEntries: 10, policy: 'nope' })).toThrow(/unknown eviction policy/);
+    expect(() => new MemoryTier({ maxEntries: 10, policy: 'nope' })).toThrow(
+      /unknown eviction policy/,
+    );
   });
 
   it('never holds more than maxEntries, evicting the least recently used', () => {
@@ -27,7 +29,10 @@ describe('MemoryTier', () => {
 
   it('keeps byte accounting exact through inserts, updates, deletes and evictions', () => {
     const evicted: string[] = [];
-    const tier = new MemoryTier<string>({ maxBytes: 100, onEvict: (node) => evicted.push(node.key) });
+    const tier = new MemoryTier<string>({
+      maxBytes: 100,
+      onEvict: (node) => evicted.push(node.key),
+    });
     put(tier, 'a', 40);
     put(tier, 'b', 40);
     expect(tier.bytes).toBe(80);
@@ -55,7 +60,10 @@ describe('MemoryTier', () => {
 
   it('removes an entry past staleUntil on access and reports it as expired', () => {
     const reasons: string[] = [];
-    const tier = new MemoryTier<string>({ maxEntries: 10, onEvict: (_node, reason) => reasons.push(reason) });
+    const tier = new MemoryTier<string>({
+      maxEntries: 10,
+      onEvict: (_node, reason) => reasons.push(reason),
+    });
     tier.set('k', 'v', 1, 0, 100, 200, undefined);
     expect(tier.get('k', 150)?.value).toBe('v'); // stale but within grace: returned, caller decides
     expect(tier.get('k', 200)).toBeUndefined();

@@ -64,7 +64,13 @@ describe.skipIf(!available)('redis store', () => {
     const store = redisStore({ client, prefix });
     store.attach({ clock, tagRetentionMs: 60_000 });
     const now = clock.now();
-    await store.set('k', { value: Buffer.from('v'), createdAt: now, expiresAt: now + 1_000, staleUntil: now + 5_000, tags: [] });
+    await store.set('k', {
+      value: Buffer.from('v'),
+      createdAt: now,
+      expiresAt: now + 1_000,
+      staleUntil: now + 5_000,
+      tags: [],
+    });
     const ttl = await client.pttl(`${prefix}:e:k`);
     expect(ttl).toBeGreaterThan(4_000);
     expect(ttl).toBeLessThanOrEqual(5_000);

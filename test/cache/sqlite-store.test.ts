@@ -22,13 +22,23 @@ registerStoreConformance('sqlite', async (prefix) => {
 
 function entry(clock: ManualClock, size: number): StoredEntry {
   const now = clock.now();
-  return { value: Buffer.alloc(size, 1), createdAt: now, expiresAt: now + 60_000, staleUntil: now + 60_000, tags: [] };
+  return {
+    value: Buffer.alloc(size, 1),
+    createdAt: now,
+    expiresAt: now + 60_000,
+    staleUntil: now + 60_000,
+    tags: [],
+  };
 }
 
 describe('sqlite store', () => {
   it('evicts least recently used rows at the row bound', async () => {
     const clock = new ManualClock();
-    const store = sqliteStore({ path: join(directory, 'rows.db'), maxRows: 3, accessResolution: 0 });
+    const store = sqliteStore({
+      path: join(directory, 'rows.db'),
+      maxRows: 3,
+      accessResolution: 0,
+    });
     store.attach({ clock, tagRetentionMs: 86_400_000 });
     for (const key of ['a', 'b', 'c']) {
       await store.set(key, entry(clock, 10));

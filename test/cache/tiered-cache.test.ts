@@ -145,7 +145,9 @@ describe('getOrSet', () => {
       await new Promise((done) => setTimeout(done, 10));
       return 'computed';
     };
-    const results = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('k', factory)));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => cache.getOrSet('k', factory)),
+    );
     expect(new Set(results)).toEqual(new Set(['computed']));
     expect(calls).toBe(1);
     expect(cache.stats().singleFlight.coalesced).toBe(99);
@@ -159,7 +161,9 @@ describe('getOrSet', () => {
       await new Promise((done) => setTimeout(done, 5));
       throw new Error('upstream down');
     };
-    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => cache.getOrSet('k', failing)));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => cache.getOrSet('k', failing)),
+    );
     expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
     expect(calls).toBe(1);
     expect(await cache.get('k')).toBeUndefined();
@@ -168,10 +172,12 @@ describe('getOrSet', () => {
 
   it('lets the factory skip caching, change the TTL and the tags', async () => {
     const { cache, clock } = setup();
-    expect(await cache.getOrSet('partial', (context) => {
-      context.skip();
-      return 'partial answer';
-    })).toBe('partial answer');
+    expect(
+      await cache.getOrSet('partial', (context) => {
+        context.skip();
+        return 'partial answer';
+      }),
+    ).toBe('partial answer');
     expect(await cache.get('partial')).toBeUndefined();
 
     await cache.getOrSet('short', (context) => {
@@ -207,13 +213,17 @@ describe('grace', () => {
     let release: (value: string) => void = () => {};
     const factory = () => {
       calls++;
-      return calls === 1 ? 'v1' : new Promise<string>((done) => {
-        release = done;
-      });
+      return calls === 1
+        ? 'v1'
+        : new Promise<string>((done) => {
+            release = done;
+          });
     };
     expect(await cache.getOrSet('k', factory)).toBe('v1');
     clock.advance(61_000); // expired, within grace
-    const answers = await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet('k', factory)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => cache.getOrSet('k', factory)),
+    );
     expect(answers.every((answer) => answer === 'v1')).toBe(true);
     expect(calls).toBe(2); // one refresh for twenty stale reads
     release('v2');
@@ -330,7 +340,14 @@ describe('events and statistics', () => {
   it('emits hits, misses, sets, evictions and invalidations', async () => {
     const { cache } = setup({ l1: { maxEntries: 1 } });
     const seen: string[] = [];
-    const names: Array<keyof CacheEvents> = ['cache-hit', 'cache-miss', 'cache-set', 'cache-evict', 'cache-invalidate', 'cache-delete'];
+    const names: Array<keyof CacheEvents> = [
+      'cache-hit',
+      'cache-miss',
+      'cache-set',
+      'cache-evict',
+      'cache-invalidate',
+      'cache-delete',
+    ];
     for (const name of names) cache.on(name, () => seen.push(name));
     const off = cache.on('cache-hit', () => {
       throw new Error('a broken listener must not break the cache');
@@ -342,7 +359,15 @@ describe('events and statistics', () => {
     await cache.invalidateTags(['x']);
     await cache.delete('b');
     off();
-    expect(seen).toEqual(['cache-miss', 'cache-set', 'cache-hit', 'cache-evict', 'cache-set', 'cache-invalidate', 'cache-delete']);
+    expect(seen).toEqual([
+      'cache-miss',
+      'cache-set',
+      'cache-hit',
+      'cache-evict',
+      'cache-set',
+      'cache-invalidate',
+      'cache-delete',
+    ]);
     expect(cache.stats().tiers.l1).toMatchObject({ evictions: 1, entries: 0, policy: 'lru' });
   });
 

@@ -28,7 +28,9 @@ export async function redisAvailable(): Promise<boolean> {
     return true;
   } catch (error) {
     if (process.env.CI) {
-      throw new Error(`Redis is required under CI but ${REDIS_URL} is unreachable: ${(error as Error).message}`);
+      throw new Error(
+        `Redis is required under CI but ${REDIS_URL} is unreachable: ${(error as Error).message}`,
+      );
     }
     console.warn(
       `\n!!! Redis at ${REDIS_URL} is unreachable: Redis tests are SKIPPED. Start Redis or set REDIS_URL. !!!\n`,

@@ -382,7 +382,11 @@ class RedisBus implements InvalidationBus {
 
   start(handlers: BusHandlers): void {
     this.subscriber.on('ready', () => {
-      if (this.wasConnected && !this.closed) handlers.resync();
+      if (this.wasConnected && !this.closed) {
+        // ioredis re-issues SUBSCRIBE on reconnect (autoResubscribe) before emitting 'ready'.
+        this.subscribed = true;
+        handlers.resync();
+      }
       this.wasConnected = true;
     });
     this.subscriber.on('close', () => {
