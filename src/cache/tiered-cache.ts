@@ -309,12 +309,18 @@ class CacheCore {
         tier.stats.misses++;
         continue;
       }
-      if (entry.tags.length > 0 && (await this.isInvalidated(entry))) {
-        tier.stats.misses++;
-        tier.store
-          .delete(key, entry.createdAt)
-          .catch((error) => this.tierError(tier, 'delete', error));
-        continue;
+      if (entry.tags.length > 0) {
+        const verdict = await this.tagVerdict(entry);
+        if (verdict !== 'valid') {
+          tier.stats.misses++;
+          // Remove only what is known to be invalidated; an unverifiable entry may be fine.
+          if (verdict === 'invalidated') {
+            tier.store
+              .delete(key, entry.createdAt)
+              .catch((error) => this.tierError(tier, 'delete', error));
+          }
+          continue;
+        }
       }
       let value: unknown;
       try {
@@ -360,16 +366,15 @@ class CacheCore {
     }
   }
 
-  private async isInvalidated(entry: StoredEntry): Promise<boolean> {
-    const times = await this.resolveTagTimes(entry.tags);
-    return times.some((time) => time >= entry.createdAt);
-  }
-
-  /** Tag invalidation times: from memory where known, otherwise fetched from every tier. */
-  private async resolveTagTimes(tags: readonly string[]): Promise<number[]> {
-    const unknown = tags.filter((tag) => !this.tagTimes.has(tag));
+  /**
+   * Whether an entry read from a store survived its tags' invalidations. Tag times come from
+   * memory where known, otherwise from every tier (then remembered). If a tier cannot answer,
+   * the verdict is 'unknown' and the entry is not served.
+   */
+  private async tagVerdict(entry: StoredEntry): Promise<'valid' | 'invalidated' | 'unknown'> {
+    const unknown = entry.tags.filter((tag) => !this.tagTimes.has(tag));
+    let complete = true;
     if (unknown.length > 0) {
-      let complete = true;
       const fetched = await Promise.all(
         this.tiers.map((tier) =>
           tier.store.tagTimes(unknown).catch((error) => {
@@ -379,16 +384,17 @@ class CacheCore {
           }),
         ),
       );
-      const latest = unknown.map((_, index) =>
-        Math.max(0, ...fetched.map((times) => times[index] ?? 0)),
-      );
-      if (!complete) {
-        // A tier did not answer: an invalidation may be unknown, so treat the tags as just invalidated.
-        return tags.map((tag) => this.tagTimes.get(tag) ?? Number.POSITIVE_INFINITY);
+      if (complete) {
+        for (const [index, tag] of unknown.entries()) {
+          this.rememberTagTime(tag, Math.max(0, ...fetched.map((times) => times[index] ?? 0)));
+        }
       }
-      for (const [index, tag] of unknown.entries()) this.rememberTagTime(tag, latest[index] ?? 0);
     }
-    return tags.map((tag) => this.tagTimes.get(tag) ?? 0);
+    for (const tag of entry.tags) {
+      const time = this.tagTimes.get(tag);
+      if (time !== undefined && time >= entry.createdAt) return 'invalidated';
+    }
+    return complete ? 'valid' : 'unknown';
   }
 
   private rememberTagTime(tag: string, time: number): void {
