@@ -4,14 +4,17 @@
  * bare ioredis / better-sqlite3), in one run.
  *
  * Timing method (hand-written, the same for both sides of every comparison):
- * - Every contender is a closure that runs its own loop, so each hot loop stays monomorphic.
+ * - Every contender is a closure that runs its own loop over one library's API, so no hot
+ *   loop is shared (and made polymorphic) between the libraries being compared.
  * - Fast operations (sync L1 gets and sets, awaited L1 hits) are timed per batch of
  *   operations; per-operation latency is the batch time divided by the batch size, and p99
  *   is not reported (it would only show timer noise and GC pauses).
  * - Operations that do I/O (Redis, SQLite) are timed one by one, which gives p50/p99.
  * - Contenders of one comparison are warmed up, then run in interleaved rounds (the order
  *   rotates every round) so JIT, GC and machine noise fall on all of them alike.
- *   ops/s = total operations / total time; `±` is the spread of the per-round rates.
+ *   ops/s is the median of the per-round rates, mean latency is total time / operations,
+ *   `±` is the spread of the per-round rates, and every ratio is the median over rounds of
+ *   the same-round ratio (paired, so drift of the machine between rounds cancels out).
  * - Each contender counts the outcomes it expects (hit / miss); a row whose hit ratio is not
  *   what the row claims is flagged INVALID rather than reported as a result.
  */
@@ -64,10 +67,12 @@ interface Row {
   seconds: number;
   opsPerSec: number;
   meanNs: number;
-  p50Ns: number | undefined;
-  p99Ns: number | undefined;
-  /** (fastest round - slowest round) / overall rate, in percent. */
+  /** Only for rows timed one operation at a time (null otherwise). */
+  p50Ns: number | null;
+  p99Ns: number | null;
+  /** (fastest round - slowest round) / median round, in percent. */
   spreadPct: number;
+  /** Rate of each round; round r of every contender of a group ran back to back. */
   roundOpsPerSec: number[];
   /** Share of operations with the expected outcome (1 for writes). */
   expectedRatio: number;
@@ -77,7 +82,10 @@ interface Row {
 interface Comparison {
   subject: string;
   baseline: string;
-  /** 'ops': subject ops/s ÷ baseline ops/s. 'latency': subject mean ÷ baseline mean. */
+  /**
+   * 'ops': subject ops/s ÷ baseline ops/s. 'latency': subject mean ÷ baseline mean.
+   * Both are paired per round (see `pairedRatio`).
+   */
   metric: 'ops' | 'latency';
   /** PASS when ops ratio >= min (metric 'ops') or latency ratio <= max (metric 'latency'). */
   min?: number;
@@ -86,13 +94,15 @@ interface Comparison {
 
 interface ComparisonResult extends Comparison {
   ratio: number;
+  /** For 'latency': subject p50 ÷ baseline p50, where both were timed per operation. */
+  p50Ratio: number | null;
   verdict: 'PASS' | 'FAIL' | 'INFO' | 'INVALID';
 }
 
 interface GroupResult {
   id: string;
   title: string;
-  baseline: string | undefined;
+  baseline: string | null;
   notes: string[];
   rows: Row[];
   comparisons: ComparisonResult[];
@@ -106,6 +116,13 @@ interface Settings {
   syncBatch: number;
   asyncBatch: number;
 }
+
+const median = (sorted: readonly number[]): number => {
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+};
 
 const percentile = (sorted: Float64Array, p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
@@ -202,9 +219,10 @@ async function measureGroup(contenders: Contender[], settings: Settings): Promis
   }
   return contenders.map((contender, index) => {
     const total = totals[index] as (typeof totals)[number];
-    const opsPerSec = (total.ops / total.ms) * 1_000;
-    let p50Ns: number | undefined;
-    let p99Ns: number | undefined;
+    const sortedRounds = [...total.rounds].sort((a, b) => a - b);
+    const opsPerSec = median(sortedRounds);
+    let p50Ns: number | null = null;
+    let p99Ns: number | null = null;
     if (total.latencies.length > 0) {
       const sorted = Float64Array.from(total.latencies).sort();
       p50Ns = percentile(sorted, 0.5) * 1e6;
@@ -221,12 +239,26 @@ async function measureGroup(contenders: Contender[], settings: Settings): Promis
       meanNs: (total.ms * 1e6) / total.ops,
       p50Ns,
       p99Ns,
-      spreadPct: ((Math.max(...total.rounds) - Math.min(...total.rounds)) / opsPerSec) * 100,
-      roundOpsPerSec: total.rounds.map((rate) => Math.round(rate)),
+      spreadPct:
+        (((sortedRounds[sortedRounds.length - 1] ?? 0) - (sortedRounds[0] ?? 0)) / opsPerSec) * 100,
+      roundOpsPerSec: total.rounds,
       expectedRatio,
       valid: expectedRatio === 1,
     };
   });
+}
+
+/**
+ * Throughput ratio of two rows of one group: the median over rounds of the ratio of their
+ * rates in the same round. Rounds run back to back, so drift of the machine (frequency,
+ * neighbours, idle wake-up latency) cancels out. For rows timed one operation at a time the
+ * inverse is the ratio of their mean latencies.
+ */
+function pairedRatio(subject: Row, baseline: Row): number {
+  const ratios = subject.roundOpsPerSec
+    .map((rate, round) => rate / (baseline.roundOpsPerSec[round] ?? Number.NaN))
+    .sort((a, b) => a - b);
+  return median(ratios);
 }
 
 function compare(rows: Row[], comparisons: Comparison[]): ComparisonResult[] {
@@ -240,13 +272,17 @@ function compare(rows: Row[], comparisons: Comparison[]): ComparisonResult[] {
     }
     const ratio =
       comparison.metric === 'ops'
-        ? subject.opsPerSec / baseline.opsPerSec
-        : subject.meanNs / baseline.meanNs;
+        ? pairedRatio(subject, baseline)
+        : 1 / pairedRatio(subject, baseline);
     let verdict: ComparisonResult['verdict'] = 'INFO';
     if (!subject.valid || !baseline.valid) verdict = 'INVALID';
     else if (comparison.min !== undefined) verdict = ratio >= comparison.min ? 'PASS' : 'FAIL';
     else if (comparison.max !== undefined) verdict = ratio <= comparison.max ? 'PASS' : 'FAIL';
-    return { ...comparison, ratio, verdict };
+    const p50Ratio =
+      comparison.metric === 'latency' && subject.p50Ns !== null && baseline.p50Ns !== null
+        ? subject.p50Ns / baseline.p50Ns
+        : null;
+    return { ...comparison, ratio, p50Ratio, verdict };
   });
 }
 
@@ -256,8 +292,8 @@ function formatRate(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-function formatNs(ns: number | undefined): string {
-  if (ns === undefined || Number.isNaN(ns)) return '—';
+function formatNs(ns: number | null): string {
+  if (ns === null || Number.isNaN(ns)) return '—';
   if (ns < 1_000) return `${ns.toFixed(ns < 100 ? 1 : 0)} ns`;
   if (ns < 1_000_000) return `${(ns / 1_000).toFixed(ns < 10_000 ? 2 : 1)} µs`;
   return `${(ns / 1_000_000).toFixed(2)} ms`;
@@ -279,7 +315,7 @@ function printGroup(group: GroupResult): void {
         ? ''
         : row === baselineRow
           ? 'baseline'
-          : `${(row.opsPerSec / baselineRow.opsPerSec).toFixed(2)}x`;
+          : `${pairedRatio(row, baselineRow).toFixed(2)}x`;
     const flag = row.valid
       ? ''
       : `  INVALID: ${(row.expectedRatio * 100).toFixed(1)}% ${row.expect === 'hit' ? 'hits' : 'misses'}`;
@@ -291,7 +327,7 @@ function printGroup(group: GroupResult): void {
     const what =
       result.metric === 'ops'
         ? `${result.subject} ops/s ÷ ${result.baseline} ops/s = ${result.ratio.toFixed(2)}x`
-        : `${result.subject} mean latency ÷ ${result.baseline} mean latency = ${result.ratio.toFixed(2)}x`;
+        : `${result.subject} mean latency ÷ ${result.baseline} mean latency = ${result.ratio.toFixed(2)}x${result.p50Ratio === null ? '' : ` (p50: ${result.p50Ratio.toFixed(2)}x)`}`;
     const target =
       result.min !== undefined
         ? ` (target ≥ ${result.min}x)`
@@ -470,7 +506,7 @@ async function group(
   context: Context,
   id: string,
   title: string,
-  baseline: string | undefined,
+  baseline: string | null,
   notes: string[],
   contenders: Contender[],
   comparisons: Comparison[],
@@ -492,7 +528,7 @@ function skipped(context: Context, id: string, title: string, reason: string): v
   const result: GroupResult = {
     id,
     title,
-    baseline: undefined,
+    baseline: null,
     notes: [`SKIPPED: ${reason}`],
     rows: [],
     comparisons: [],
@@ -566,7 +602,11 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
   const notes = [
     `sync, batches of ${context.settings.syncBatch} random-key hits over ${entries.toLocaleString('en-US')} keys`,
   ];
-  if (ttl) {
+  if (!ttl) {
+    notes.push(
+      'MemoryTier is passed a `now` read once per batch (with expiresAt Infinity it never matters)',
+    );
+  } else {
     const perOpName = 'sluice MemoryTier (expiry 30m, Date.now() per op)';
     contenders.push({
       name: perOpName,
@@ -585,9 +625,9 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
     });
     comparisons.push({ subject: perOpName, baseline: lruName, metric: 'ops', min: 0.9 });
     notes.push(
-      'lru-cache reads its clock at most once per ttlResolution (1 ms, refreshed by a timer, so once per ' +
-        'synchronous batch here); "now per batch" is the equivalent for MemoryTier, "Date.now() per op" is ' +
-        'what cache.get() does',
+      'lru-cache caches its clock reading until a 1 ms timer (ttlResolution) clears it, so in a ' +
+        'synchronous loop it reads the clock about once; "now per batch" (one Date.now() per ' +
+        `${context.settings.syncBatch} gets) is the equivalent for MemoryTier, "Date.now() per op" is what cache.get() does`,
     );
   }
   await group(
@@ -864,6 +904,13 @@ async function l3Hit(context: Context): Promise<void> {
   const store: SqliteStore = sqliteStore({ path: sqlitePath(context, 'l3') });
   const sluice = createCache({ l1: { maxEntries: 1 }, l3: store });
   for (const key of keys) await sluice.set(key, value);
+  // Same, but reads never rewrite accessed_at during the run: shows what those writes cost.
+  const lazyStore: SqliteStore = sqliteStore({
+    path: sqlitePath(context, 'l3-lazy'),
+    accessResolution: '1h',
+  });
+  const lazy = createCache({ l1: { maxEntries: 1 }, l3: lazyStore });
+  for (const key of keys) await lazy.set(key, value);
 
   const db = new Database(sqlitePath(context, 'bare'));
   db.pragma('journal_mode = WAL');
@@ -877,11 +924,13 @@ async function l3Hit(context: Context): Promise<void> {
   const select = db.prepare<[string], { value: Buffer }>('SELECT value FROM kv WHERE key = ?');
 
   const sluiceKeys = new CyclicKeys(keys);
+  const lazyKeys = new CyclicKeys(keys);
   const bareKeys = new CyclicKeys(keys);
   const bareKeys2 = new CyclicKeys(keys);
   const sluiceName = 'sluice cache.get (L1 miss → SQLite hit)';
   const bareName = 'better-sqlite3 prepared SELECT';
   const bareParseName = 'better-sqlite3 SELECT + JSON.parse';
+  const lazyName = 'sluice cache.get (same, accessResolution 1h)';
   await group(
     context,
     '4',
@@ -889,7 +938,9 @@ async function l3Hit(context: Context): Promise<void> {
     bareName,
     [
       `timed one by one; Sluice L1 holds 1 entry and ${count.toLocaleString('en-US')} keys are read in turn, no L2`,
-      'the bare rows are synchronous calls (no await); Sluice also rewrites accessed_at at most once a second per row',
+      'the bare rows are synchronous calls (no await)',
+      'by default a Sluice read also UPDATEs accessed_at when the row was last touched >= 1 s ago ' +
+        '(accessResolution); the last row sets it to 1h so no read writes',
     ],
     [
       {
@@ -916,14 +967,25 @@ async function l3Hit(context: Context): Promise<void> {
           run: async () => ((await sluice.get(sluiceKeys.next())) === undefined ? 0 : 1),
         },
       },
+      {
+        name: lazyName,
+        expect: 'hit',
+        runner: {
+          kind: 'async-op',
+          run: async () => ((await lazy.get(lazyKeys.next())) === undefined ? 0 : 1),
+        },
+      },
     ],
     [
       { subject: sluiceName, baseline: bareName, metric: 'latency' },
       { subject: sluiceName, baseline: bareParseName, metric: 'latency' },
+      { subject: lazyName, baseline: bareParseName, metric: 'latency' },
     ],
   );
   await store.clear();
   await sluice.close();
+  await lazyStore.clear();
+  await lazy.close();
   db.close();
 }
 
@@ -943,15 +1005,9 @@ async function misses(context: Context): Promise<void> {
   const lru = new LRUCache<string, object>({ max: entries });
   for (const key of present) lru.set(key, value);
   const lruCursor = new KeyCursor(absent, sequence);
-  const missBatch = (get: (key: string) => Promise<unknown>, cursor: KeyCursor): Runner => ({
-    kind: 'async-batch',
-    run: async (n) => {
-      let missed = 0;
-      for (let i = 0; i < n; i++) if ((await get(cursor.next())) === undefined) missed++;
-      return missed;
-    },
-  });
-
+  // One closure literal per contender, so each hot loop keeps its own type feedback.
+  const bentoCursor = new KeyCursor(absent, sequence);
+  const sluiceCursor = new KeyCursor(absent, sequence);
   const contenders: Contender[] = [
     {
       name: 'lru-cache get (sync)',
@@ -968,12 +1024,30 @@ async function misses(context: Context): Promise<void> {
     {
       name: 'bentocache get (memoryDriver default)',
       expect: 'miss',
-      runner: missBatch((key) => bento.get({ key }), new KeyCursor(absent, sequence)),
+      runner: {
+        kind: 'async-batch',
+        run: async (n) => {
+          let missed = 0;
+          for (let i = 0; i < n; i++) {
+            if ((await bento.get({ key: bentoCursor.next() })) === undefined) missed++;
+          }
+          return missed;
+        },
+      },
     },
     {
       name: 'sluice cache.get (L1 only)',
       expect: 'miss',
-      runner: missBatch((key) => l1Only.get(key), new KeyCursor(absent, sequence)),
+      runner: {
+        kind: 'async-batch',
+        run: async (n) => {
+          let missed = 0;
+          for (let i = 0; i < n; i++) {
+            if ((await l1Only.get(sluiceCursor.next())) === undefined) missed++;
+          }
+          return missed;
+        },
+      },
     },
   ];
   await group(
@@ -1010,7 +1084,7 @@ async function misses(context: Context): Promise<void> {
     context,
     '5b',
     'Miss (absent key), L1 + Redis L2 + SQLite L3',
-    undefined,
+    null,
     ['timed one by one: one Redis GET and one SQLite SELECT per miss'],
     [
       {
@@ -1135,14 +1209,15 @@ async function sets(context: Context): Promise<void> {
     factoryCalls++;
     return value;
   };
-  const hitBatch = (getOrSet: (key: string) => Promise<unknown>, cursor: KeyCursor): Runner => ({
+  const bentoHits = (cache: Bento, cursor: KeyCursor): Runner => ({
     kind: 'async-batch',
     run: async (n) => {
       const before = factoryCalls;
-      for (let i = 0; i < n; i++) await getOrSet(cursor.next());
+      for (let i = 0; i < n; i++) await cache.getOrSet({ key: cursor.next(), factory });
       return n - (factoryCalls - before);
     },
   });
+  const getOrSetCursor = new KeyCursor(keys, sequence);
   const getOrSetName = 'sluice cache.getOrSet (L1 only)';
   const bentoName = 'bentocache getOrSet (memoryDriver default)';
   const bentoRawName = 'bentocache getOrSet (memoryDriver serialize:false)';
@@ -1158,20 +1233,24 @@ async function sets(context: Context): Promise<void> {
       {
         name: bentoName,
         expect: 'hit',
-        runner: hitBatch((key) => bento.getOrSet({ key, factory }), new KeyCursor(keys, sequence)),
+        runner: bentoHits(bento, new KeyCursor(keys, sequence)),
       },
       {
         name: bentoRawName,
         expect: 'hit',
-        runner: hitBatch(
-          (key) => bentoRaw.getOrSet({ key, factory }),
-          new KeyCursor(keys, sequence),
-        ),
+        runner: bentoHits(bentoRaw, new KeyCursor(keys, sequence)),
       },
       {
         name: getOrSetName,
         expect: 'hit',
-        runner: hitBatch((key) => sluice.getOrSet(key, factory), new KeyCursor(keys, sequence)),
+        runner: {
+          kind: 'async-batch',
+          run: async (n) => {
+            const before = factoryCalls;
+            for (let i = 0; i < n; i++) await sluice.getOrSet(getOrSetCursor.next(), factory);
+            return n - (factoryCalls - before);
+          },
+        },
       },
     ],
     [
@@ -1214,6 +1293,9 @@ async function setsWithRedis(context: Context): Promise<void> {
     bentoName,
     [
       'timed one by one; each set awaits the Redis SET (Sluice publishes its bus message without awaiting it)',
+      'compare bus:false with bentocache (no bus); "bus on" can measure faster on an otherwise idle machine ' +
+        'because the looped-back pub/sub message keeps the event loop from sleeping between round trips ' +
+        '(reproducible with bare ioredis SET + PUBLISH)',
     ],
     [
       {
@@ -1267,8 +1349,8 @@ async function removeLeftovers(url: string, prefix: string): Promise<number> {
 export async function run(args: string[]): Promise<void> {
   const { json, quick } = parseBenchArgs(args);
   const settings: Settings = quick
-    ? { quick, warmupMs: 40, roundMs: 60, rounds: 3, syncBatch: 1_000, asyncBatch: 200 }
-    : { quick, warmupMs: 200, roundMs: 250, rounds: 5, syncBatch: 1_000, asyncBatch: 200 };
+    ? { quick, warmupMs: 30, roundMs: 40, rounds: 5, syncBatch: 1_000, asyncBatch: 200 }
+    : { quick, warmupMs: 200, roundMs: 180, rounds: 7, syncBatch: 1_000, asyncBatch: 200 };
   const redisUrl = redisUrlForDb(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 15);
   const redisAvailable = await redisReachable(redisUrl);
   const cpus = os.cpus();
@@ -1300,6 +1382,9 @@ export async function run(args: string[]): Promise<void> {
   );
   console.log(
     `value: ${Buffer.byteLength(JSON.stringify(value))} B JSON (chat completion); ${settings.rounds} interleaved rounds of ${settings.roundMs} ms per contender after ${settings.warmupMs} ms warm-up; Redis ${environment.redis}${redisAvailable ? '' : ' UNREACHABLE (Redis groups skipped)'}`,
+  );
+  console.log(
+    'ops/s: median of the per-round rates; mean: total time ÷ operations; p50/p99: only for rows timed per operation; ±: spread of the round rates; ratios: median over rounds of the same-round ratio',
   );
 
   try {

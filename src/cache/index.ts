@@ -15,9 +15,9 @@ export {
   lruPolicy,
   type PolicyBounds,
   type PolicyFactory,
-  type PolicyNode,
 } from './policy.js';
 export { jsonSerializer, type Serializer } from './serializer.js';
+export { NONE, SlotLinks, SlotList } from './slot-list.js';
 export type { CacheEvents, CacheStats, TierName, TierStats } from './stats.js';
 export type {
   BusHandlers,
@@ -49,3 +49,10 @@ export {
   type GetOrSetOptions,
   type SetOptions,
 } from './tiered-cache.js';
+export {
+  FrequencySketch,
+  hashKey,
+  type TinyLfuOptions,
+  tinyLfuPolicy,
+  WTinyLfuPolicy,
+} from './tinylfu.js';

@@ -1,13 +1,13 @@
 import { ConfigError } from '../shared/errors.js';
-import {
-  type EvictionPolicy,
-  type PolicyFactory,
-  type PolicyNode,
-  resolvePolicy,
-} from './policy.js';
+import { type EvictionPolicy, type PolicyFactory, resolvePolicy } from './policy.js';
 
 /** One entry of the in-process tier. */
-export interface TierNode<Value> extends PolicyNode {
+export interface TierNode<Value> {
+  readonly key: string;
+  /** The entry's integer slot, which the eviction policy orders. */
+  readonly slot: number;
+  /** Weight in bytes (serialized size), or 0 when the tier is bounded by count only. */
+  size: number;
   value: Value;
   createdAt: number;
   expiresAt: number;
@@ -60,7 +60,11 @@ export class MemoryTier<Value> {
   readonly maxEntryBytes: number;
   private readonly map = new Map<string, TierNode<Value>>();
   private readonly byTag = new Map<string, Set<TierNode<Value>>>();
-  private readonly policy: EvictionPolicy<TierNode<Value>>;
+  private readonly policy: EvictionPolicy;
+  /** Entry by slot; freed slots are reused before new ones are taken. */
+  private slots: Array<TierNode<Value> | undefined> = [];
+  private readonly freeSlots: number[] = [];
+  private slotCapacity = 0;
   private readonly onEvict: ((node: TierNode<Value>, reason: EvictionReason) => void) | undefined;
   private totalBytes = 0;
 
@@ -79,7 +83,7 @@ export class MemoryTier<Value> {
       checkBound(options.maxEntryBytes, 'maxEntryBytes'),
       this.maxBytes,
     );
-    this.policy = resolvePolicy(options.policy)<TierNode<Value>>({
+    this.policy = resolvePolicy(options.policy)({
       maxEntries: this.maxEntries,
       maxBytes: this.maxBytes,
     });
@@ -117,7 +121,7 @@ export class MemoryTier<Value> {
       this.policy.miss(key);
       return undefined;
     }
-    this.policy.touch(node);
+    this.policy.touch(node.slot);
     return node;
   }
 
@@ -161,24 +165,24 @@ export class MemoryTier<Value> {
       existing.createdAt = createdAt;
       existing.expiresAt = expiresAt;
       existing.staleUntil = staleUntil;
-      this.policy.update(existing);
+      this.policy.update(existing.slot, size);
     } else {
+      const slot = this.allocateSlot();
       const node: TierNode<Value> = {
         key,
+        slot,
         value,
         size,
         createdAt,
         expiresAt,
         staleUntil,
         tags,
-        prev: undefined,
-        next: undefined,
-        segment: 0,
       };
+      this.slots[slot] = node;
       this.map.set(key, node);
       this.totalBytes += size;
       this.index(node);
-      this.policy.add(node);
+      this.policy.add(slot, key, size);
     }
     this.enforceBounds();
     return this.map.has(key);
@@ -210,6 +214,8 @@ export class MemoryTier<Value> {
     this.map.clear();
     this.byTag.clear();
     this.policy.clear();
+    this.slots = [];
+    this.freeSlots.length = 0;
     this.totalBytes = 0;
   }
 
@@ -221,12 +227,29 @@ export class MemoryTier<Value> {
     this.map.delete(node.key);
     this.totalBytes -= node.size;
     this.unindex(node);
-    this.policy.remove(node);
+    this.policy.remove(node.slot);
+    this.slots[node.slot] = undefined;
+    this.freeSlots.push(node.slot);
+  }
+
+  private allocateSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    const slot = this.slots.length;
+    if (slot >= this.slotCapacity) {
+      // One slot beyond maxEntries: an insert happens before the eviction it causes.
+      const limit = Number.isFinite(this.maxEntries)
+        ? this.maxEntries + 1
+        : Number.POSITIVE_INFINITY;
+      this.slotCapacity = Math.min(limit, Math.max(64, this.slotCapacity * 2));
+      this.policy.grow(this.slotCapacity);
+    }
+    return slot;
   }
 
   private enforceBounds(): void {
     while (this.map.size > this.maxEntries || this.totalBytes > this.maxBytes) {
-      const victim = this.policy.victim();
+      const victim = this.slots[this.policy.victim()];
       if (victim === undefined) return;
       this.unlink(victim);
       this.onEvict?.(victim, 'capacity');

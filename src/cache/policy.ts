@@ -1,23 +1,13 @@
 import { ConfigError } from '../shared/errors.js';
+import { SlotLinks, SlotList } from './slot-list.js';
+import { tinyLfuPolicy } from './tinylfu.js';
 
 /**
  * The eviction policy is a pluggable piece of the in-process tier. The tier owns the
- * key → node map and the byte/entry accounting; the policy owns the order in which nodes
- * leave. Policies keep their bookkeeping in the fields of the node itself (intrusive
- * lists), so no operation allocates and every operation is O(1).
+ * key → entry map and the byte/entry accounting, and gives every entry an integer slot;
+ * the policy owns the order in which slots leave. Policies keep their bookkeeping in typed
+ * arrays indexed by slot (see `SlotList`), so no operation allocates and every one is O(1).
  */
-export interface PolicyNode {
-  readonly key: string;
-  /** Weight of the entry in bytes (its serialized size), or 0 when the tier is bounded by count only. */
-  size: number;
-  /** Policy-owned: previous node in the policy's list. */
-  prev: PolicyNode | undefined;
-  /** Policy-owned: next node in the policy's list. */
-  next: PolicyNode | undefined;
-  /** Policy-owned: which of the policy's segments holds the node. */
-  segment: number;
-}
-
 export interface PolicyBounds {
   /** Entry bound, or `Infinity`. */
   maxEntries: number;
@@ -25,78 +15,67 @@ export interface PolicyBounds {
   maxBytes: number;
 }
 
-export interface EvictionPolicy<Node extends PolicyNode = PolicyNode> {
+export interface EvictionPolicy {
   readonly name: string;
-  /** A node entered the tier. The tier then asks for victims while it is over a bound. */
-  add(node: Node): void;
-  /** A lookup found the node. */
-  touch(node: Node): void;
-  /** A lookup did not find `key` (frequency-aware policies count it). */
+  /** Slots from now on are below `capacity`; grow any per-slot arrays. */
+  grow(capacity: number): void;
+  /** An entry entered the tier. The tier then asks for victims while it is over a bound. */
+  add(slot: number, key: string, size: number): void;
+  /** A lookup found the entry. */
+  touch(slot: number): void;
+  /** A lookup did not find `key`. */
   miss(key: string): void;
-  /** The node's value was replaced in place; its size may have changed. */
-  update(node: Node): void;
-  /** The node left the tier (delete, expiry or eviction). */
-  remove(node: Node): void;
-  /** The node to evict next; may be the node just added (admission refused). */
-  victim(): Node | undefined;
+  /** The entry's value was replaced; `size` is its new size. */
+  update(slot: number, size: number): void;
+  /** The entry left the tier (delete, expiry or eviction). */
+  remove(slot: number): void;
+  /** The slot to evict next (may be the entry just added: admission refused), or -1. */
+  victim(): number;
   clear(): void;
 }
 
-export type PolicyFactory = <Node extends PolicyNode>(bounds: PolicyBounds) => EvictionPolicy<Node>;
+export type PolicyFactory = (bounds: PolicyBounds) => EvictionPolicy;
 
-/** Least recently used: a doubly linked list, most recent at the head. */
-export class LruPolicy<Node extends PolicyNode> implements EvictionPolicy<Node> {
+/** Least recently used: one list, most recent at the head. */
+export class LruPolicy implements EvictionPolicy {
   readonly name = 'lru';
-  private head: Node | undefined;
-  private tail: Node | undefined;
+  private readonly links = new SlotLinks(0);
+  private readonly list = this.links.list();
 
-  add(node: Node): void {
-    node.prev = undefined;
-    node.next = this.head;
-    if (this.head !== undefined) this.head.prev = node;
-    this.head = node;
-    if (this.tail === undefined) this.tail = node;
+  grow(capacity: number): void {
+    this.links.grow(capacity);
   }
 
-  touch(node: Node): void {
-    if (this.head === node) return;
-    this.unlink(node);
-    this.add(node);
+  add(slot: number): void {
+    this.list.pushHead(slot, 0);
+  }
+
+  touch(slot: number): void {
+    this.list.moveToHead(slot);
   }
 
   miss(_key: string): void {}
 
-  update(node: Node): void {
-    this.touch(node);
+  update(slot: number): void {
+    this.list.moveToHead(slot);
   }
 
-  remove(node: Node): void {
-    this.unlink(node);
-    node.prev = undefined;
-    node.next = undefined;
+  remove(slot: number): void {
+    this.list.unlink(slot, 0);
   }
 
-  victim(): Node | undefined {
-    return this.tail;
+  victim(): number {
+    return this.list.tail;
   }
 
   clear(): void {
-    this.head = undefined;
-    this.tail = undefined;
-  }
-
-  private unlink(node: Node): void {
-    const { prev, next } = node;
-    if (prev === undefined) this.head = next as Node | undefined;
-    else prev.next = next;
-    if (next === undefined) this.tail = prev as Node | undefined;
-    else next.prev = prev;
+    this.list.clear();
   }
 }
 
-export const lruPolicy: PolicyFactory = <Node extends PolicyNode>() => new LruPolicy<Node>();
+export const lruPolicy: PolicyFactory = () => new LruPolicy();
 
-const POLICIES: Record<string, PolicyFactory> = { lru: lruPolicy };
+const POLICIES: Record<string, PolicyFactory> = { lru: lruPolicy, tinylfu: tinyLfuPolicy() };
 
 /** Resolves a policy option (`'lru'` or a factory) to a factory. */
 export function resolvePolicy(policy: string | PolicyFactory | undefined): PolicyFactory {

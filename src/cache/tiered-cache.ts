@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../shared/clock.js';
+import { type Clock, coarseClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
@@ -129,6 +129,7 @@ type PendingInvalidation =
   | { kind: 'clear' };
 
 const NAMESPACE_SEPARATOR = '\x1f';
+const NO_OPTIONS: GetOrSetOptions = Object.freeze({});
 const MAX_KNOWN_TAGS = 10_000;
 const MAX_REFRESH_BACKOFFS = 10_000;
 
@@ -197,7 +198,7 @@ class CacheCore {
     if (options === undefined || options.l1 === undefined) {
       throw new ConfigError('createCache needs an l1 option with maxEntries and/or maxBytes');
     }
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? coarseClock;
     this.serializer = options.serializer ?? jsonSerializer;
     this.ttlMs = durationOrInfinity(options.ttl ?? '30m', 'ttl');
     this.graceMs = graceMs(options.grace, 'grace');
@@ -285,7 +286,7 @@ class CacheCore {
     if (this.events.has('cache-hit')) this.events.emit('cache-hit', { key, tier, stale: true });
   }
 
-  private recordMiss(key: string): void {
+  recordMiss(key: string): void {
     this.counters.misses++;
     if (this.events.has('cache-miss')) this.events.emit('cache-miss', { key });
   }
@@ -699,7 +700,7 @@ class CacheCore {
       );
     }
     if (this.events.has('cache-set')) this.events.emit('cache-set', { key });
-    this.publish({ kind: 'set', keys: [key], time: now }).catch(() => {});
+    if (this.bus !== undefined) void this.publish({ kind: 'set', keys: [key], time: now });
   }
 
   async delete(key: string): Promise<boolean> {
@@ -1025,11 +1026,15 @@ export class Cache {
         return Promise.resolve(stale.value as Value);
       }
     }
+    if (core.tiers.length === 0) {
+      core.recordMiss(fullKey);
+      return Promise.resolve(undefined);
+    }
     return core.getFromStores(fullKey, allowStale) as Promise<Value | undefined>;
   }
 
   /** Stores a value in every tier and tells other processes to drop their copies. */
-  set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
+  set(key: string, value: unknown, options: SetOptions = NO_OPTIONS): Promise<void> {
     return this.#core.write(this.#prefix + key, value, options, this.#tags);
   }
 
@@ -1041,7 +1046,7 @@ export class Cache {
   getOrSet<Value>(
     key: string,
     factory: Factory<Value>,
-    options: GetOrSetOptions = {},
+    options: GetOrSetOptions = NO_OPTIONS,
   ): Promise<Value> {
     return this.#core.getOrSet(this.#prefix + key, key, factory, options, this.#tags);
   }

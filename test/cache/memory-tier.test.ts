@@ -117,3 +117,62 @@ describe('MemoryTier', () => {
     expect(tier.bytes).toBe(total);
   });
 });
+
+describe.each(['lru', 'tinylfu'])('MemoryTier with the %s policy', (policy) => {
+  it('keeps both bounds and exact byte accounting under a random workload', () => {
+    const tier = new MemoryTier<number>({ maxEntries: 64, maxBytes: 3_000, policy });
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let step = 0; step < 30_000; step++) {
+      const key = `k${Math.floor(random() * 300)}`;
+      const action = random();
+      if (action < 0.5)
+        tier.set(key, step, 1 + Math.floor(random() * 120), 0, NEVER, NEVER, undefined);
+      else if (action < 0.95) tier.get(key, 0);
+      else tier.delete(key);
+      expect(tier.size).toBeLessThanOrEqual(64);
+      expect(tier.bytes).toBeLessThanOrEqual(3_000);
+    }
+    let total = 0;
+    for (const key of tier.keys()) total += tier.peek(key, 0)?.size ?? 0;
+    expect(tier.bytes).toBe(total);
+    tier.clear();
+    expect(tier.size).toBe(0);
+    for (let index = 0; index < 200; index++)
+      tier.set(`again${index}`, index, 10, 0, NEVER, NEVER, undefined);
+    expect(tier.size).toBeLessThanOrEqual(64);
+  });
+
+  it('honours TTL whatever the policy', () => {
+    const tier = new MemoryTier<string>({ maxEntries: 10, policy });
+    tier.set('k', 'v', 1, 0, 100, 100, undefined);
+    expect(tier.get('k', 99)?.value).toBe('v');
+    expect(tier.get('k', 100)).toBeUndefined();
+  });
+});
+
+describe('TinyLFU policy', () => {
+  it('resists a scan: a hot set survives a flood of one-time keys that flushes LRU', () => {
+    const hitRatioAfterScan = (policy: string) => {
+      const tier = new MemoryTier<number>({ maxEntries: 100, policy });
+      const hot = Array.from({ length: 50 }, (_, index) => `hot${index}`);
+      for (let round = 0; round < 20; round++) {
+        for (const key of hot)
+          if (!tier.get(key, 0)) tier.set(key, 1, 1, 0, NEVER, NEVER, undefined);
+      }
+      // A scan ten times the capacity (longer ones age the sketch's memory of the hot set).
+      for (let index = 0; index < 1_000; index++) {
+        const key = `scan${index}`;
+        if (!tier.get(key, 0)) tier.set(key, 1, 1, 0, NEVER, NEVER, undefined);
+      }
+      let hits = 0;
+      for (const key of hot) if (tier.get(key, 0)) hits++;
+      return hits / hot.length;
+    };
+    expect(hitRatioAfterScan('lru')).toBe(0);
+    expect(hitRatioAfterScan('tinylfu')).toBeGreaterThanOrEqual(0.9);
+  });
+});

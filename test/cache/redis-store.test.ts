@@ -77,3 +77,11 @@ describe.skipIf(!available)('redis store', () => {
     await store.clear();
   });
 });
+
+describe('redis store options', () => {
+  it('refuses a prefix that could overlap another namespace', () => {
+    expect(() => redisStore({ url: 'redis://127.0.0.1:1', prefix: 'app:e' })).toThrow(/prefix/);
+    expect(() => redisStore({ url: 'redis://127.0.0.1:1', prefix: 'a*' })).toThrow(/prefix/);
+    expect(() => redisStore({})).toThrow(/url or a client/);
+  });
+});

@@ -74,10 +74,6 @@ interface SluiceRedisCommands {
   sluiceReleaseLease(key: string, token: string): Promise<number>;
 }
 
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
 /** Thrown (and counted) when the cache skips Redis instead of waiting on it. */
 export class RedisUnavailableError extends SluiceError {
   constructor(reason: string) {
@@ -117,6 +113,12 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
       throw new ConfigError('redisStore needs a url or a client');
     }
     this.prefix = options.prefix ?? 'sluice';
+    if (!/^[^:{}*?[\]\\\s]+$/.test(this.prefix)) {
+      // ':' would let one prefix's keys fall under another's (`app` vs `app:e`) and break clear().
+      throw new ConfigError(
+        `redisStore prefix '${this.prefix}' must be non-empty without ':', braces, glob characters or spaces`,
+      );
+    }
     this.timeoutMs = parseDuration(options.timeout ?? 50, 'timeout');
     this.breakerFailures = options.breakerFailures ?? 5;
     this.breakerCooldownMs = parseDuration(options.breakerCooldown ?? '1s', 'breakerCooldown');
@@ -178,7 +180,7 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
 
   async clear(): Promise<void> {
     const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
-    const pattern = `${escapeGlob(this.prefix)}:*`;
+    const pattern = `${this.prefix}:*`;
     await Promise.all(
       nodes.map(
         (node) =>
@@ -186,7 +188,9 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
             const stream = node.scanStream({ match: pattern, count: 1_000 });
             const pending: Array<Promise<unknown>> = [];
             stream.on('data', (keys: string[]) => {
-              if (keys.length > 0) pending.push(Promise.all(keys.map((key) => node.unlink(key))));
+              // One pipeline per batch; single-key UNLINKs stay valid on Redis Cluster.
+              if (keys.length > 0)
+                pending.push(node.pipeline(keys.map((key) => ['unlink', key])).exec());
             });
             stream.on('error', rejectScan);
             stream.on('end', () => {

@@ -55,6 +55,7 @@ interface EntryWrite {
 const DEFAULT_TAG_RETENTION_MS = 7 * 86_400_000;
 const EVICTION_BATCH = 32;
 const PURGE_BATCH = 500;
+const MAX_PENDING_TOUCHES = 10_000;
 
 /** SQLite stores ±Infinity as REAL fine, but keep "never" explicit and comparable. */
 const NEVER = Number.MAX_SAFE_INTEGER;
@@ -88,6 +89,12 @@ export class SqliteStore implements CacheStore {
   private tagRetentionMs = DEFAULT_TAG_RETENTION_MS;
   private evictions = 0;
   private closed = false;
+  /** Access times only order evictions: an unbounded store never writes them. */
+  private readonly bounded: boolean;
+  /** Rows read since the last flush, written in one transaction after the current tick. */
+  private readonly touched = new Map<string, number>();
+  private flushScheduled = false;
+  private readonly flushTouches: () => void;
   private readonly statements: ReturnType<SqliteStore['prepare']>;
   /** Upsert and evict to the bounds in one transaction. */
   private readonly writeEntry: (row: EntryWrite) => void;
@@ -103,6 +110,7 @@ export class SqliteStore implements CacheStore {
     if (!(this.maxBytes > 0) || !(this.maxRows > 0)) {
       throw new ConfigError('sqliteStore maxBytes and maxRows must be positive');
     }
+    this.bounded = Number.isFinite(this.maxBytes) || Number.isFinite(this.maxRows);
     this.accessResolutionMs = parseDuration(options.accessResolution ?? '1s', 'accessResolution');
     const busyTimeoutMs = parseDuration(options.busyTimeout ?? 50, 'busyTimeout');
     const purgeIntervalMs = parseDuration(options.purgeInterval ?? '1m', 'purgeInterval');
@@ -114,10 +122,26 @@ export class SqliteStore implements CacheStore {
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
       this.statements = this.prepare();
+      const applyTouches = () => {
+        for (const [key, time] of this.touched) this.statements.touch.run(time, this.prefix, key);
+        this.touched.clear();
+      };
       this.writeEntry = this.db.transaction((row: EntryWrite) => {
+        applyTouches(); // evictions must see the reads that happened before this write
         this.statements.upsert.run(row);
         this.evictToBounds();
       });
+      const writeTouches = this.db.transaction(applyTouches);
+      this.flushTouches = () => {
+        this.flushScheduled = false;
+        if (this.closed || this.touched.size === 0) return;
+        try {
+          writeTouches();
+        } catch {
+          // Busy: access order is a hint; the next reads record it again.
+          this.touched.clear();
+        }
+      };
     } catch (error) {
       throw openError(this.path, error);
     }
@@ -143,9 +167,7 @@ export class SqliteStore implements CacheStore {
     const now = this.clock.now();
     const row = this.statements.get.get(this.prefix, key, now) as EntryRow | undefined;
     if (row === undefined) return undefined;
-    if (now - row.accessed_at >= this.accessResolutionMs) {
-      this.statements.touch.run(now, this.prefix, key);
-    }
+    if (this.bounded && now - row.accessed_at >= this.accessResolutionMs) this.touchLater(key, now);
     return {
       value: row.value,
       createdAt: row.created_at,
@@ -224,9 +246,19 @@ export class SqliteStore implements CacheStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushTouches();
     this.closed = true;
     if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
     this.db.close();
+  }
+
+  private touchLater(key: string, now: number): void {
+    if (this.touched.size >= MAX_PENDING_TOUCHES) return;
+    this.touched.set(key, now);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushTouches);
+    }
   }
 
   private evictToBounds(): void {

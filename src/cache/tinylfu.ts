@@ -1,0 +1,364 @@
+import type { EvictionPolicy, PolicyBounds, PolicyFactory } from './policy.js';
+import { NONE, SlotLinks, type SlotList } from './slot-list.js';
+
+/** 32-bit FNV-1a of a string, finished with murmur3's mixer for well-spread bits. */
+export function hashKey(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < key.length; index++) {
+    hash ^= key.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
+}
+
+const SKETCH_DEPTH = 4;
+const SKETCH_SEEDS = [0x97cb3127, 0xb8e4f2a1, 0x5f356495, 0x3ec4a1f7] as const;
+const MAX_COUNT = 15;
+
+/**
+ * A count-min sketch of 4-bit-range counters (stored in bytes, capped at 15) that
+ * estimates how often each key was seen recently. Conservative update (only the smallest
+ * counters grow) keeps over-estimates low; halving every counter after `10 × width`
+ * increments ages old popularity out, as in TinyLFU.
+ */
+export class FrequencySketch {
+  private readonly table: Uint8Array;
+  private readonly mask: number;
+  private readonly width: number;
+  private readonly sampleSize: number;
+  private additions = 0;
+
+  constructor(expectedEntries: number) {
+    let width = 16;
+    while (width < expectedEntries && width < 1 << 24) width *= 2;
+    this.width = width;
+    this.mask = width - 1;
+    this.table = new Uint8Array(width * SKETCH_DEPTH);
+    this.sampleSize = 10 * width;
+  }
+
+  private slot(hash: number, row: number): number {
+    let mixed = Math.imul(hash ^ (SKETCH_SEEDS[row] as number), 0x9e3779b1);
+    mixed ^= mixed >>> 15;
+    return row * this.width + (mixed & this.mask);
+  }
+
+  frequency(hash: number): number {
+    const table = this.table;
+    let minimum = MAX_COUNT;
+    for (let row = 0; row < SKETCH_DEPTH; row++) {
+      const count = table[this.slot(hash, row)] as number;
+      if (count < minimum) minimum = count;
+    }
+    return minimum;
+  }
+
+  increment(hash: number): void {
+    const table = this.table;
+    const s0 = this.slot(hash, 0);
+    const s1 = this.slot(hash, 1);
+    const s2 = this.slot(hash, 2);
+    const s3 = this.slot(hash, 3);
+    const minimum = Math.min(
+      table[s0] as number,
+      table[s1] as number,
+      table[s2] as number,
+      table[s3] as number,
+    );
+    if (minimum >= MAX_COUNT) return;
+    if (table[s0] === minimum) table[s0] = minimum + 1;
+    if (table[s1] === minimum) table[s1] = minimum + 1;
+    if (table[s2] === minimum) table[s2] = minimum + 1;
+    if (table[s3] === minimum) table[s3] = minimum + 1;
+    if (++this.additions >= this.sampleSize) this.age();
+  }
+
+  /** Halves every counter: yesterday's popularity counts half as much as today's. */
+  private age(): void {
+    const table = this.table;
+    for (let index = 0; index < table.length; index++)
+      table[index] = (table[index] as number) >>> 1;
+    this.additions = this.additions >>> 1;
+  }
+
+  clear(): void {
+    this.table.fill(0);
+    this.additions = 0;
+  }
+}
+
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+
+export interface TinyLfuOptions {
+  /**
+   * Share of the capacity given to the admission window at start (the rest is the main,
+   * frequency-guarded space). The hill climber moves it while the cache runs.
+   * @default 0.01
+   */
+  window?: number;
+  /**
+   * Adapt the window size to the workload by hill climbing on the sampled hit ratio
+   * (recency-heavy workloads get a larger window, frequency-heavy ones a smaller one).
+   * @default true
+   */
+  adaptive?: boolean;
+  /** Share of the main space reserved for entries hit at least twice. @default 0.8 */
+  protectedShare?: number;
+  /** Expected number of entries, for sizing the frequency sketch. @default maxEntries, or maxBytes / 512 */
+  expectedEntries?: number;
+}
+
+const CLIMBER_STEP = 0.0625;
+const CLIMBER_DECAY = 0.98;
+const CLIMBER_RESTART = 0.05;
+
+/**
+ * W-TinyLFU (Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", 2017) with Caffeine's adaptive window: new entries enter a small LRU window;
+ * an entry leaving the window is admitted to the main space (segmented LRU: probation and
+ * protected) only if the frequency sketch says it is more popular than the main space's
+ * victim. One-hit wonders and scans pass through the window without flushing the hot set.
+ * Weighted by bytes when the tier is byte-bounded. Every operation is O(1) and allocates
+ * nothing.
+ */
+export class WTinyLfuPolicy implements EvictionPolicy {
+  readonly name = 'tinylfu';
+  private readonly links = new SlotLinks(0);
+  private readonly window = this.links.list();
+  private readonly probation = this.links.list();
+  private readonly protected = this.links.list();
+  private segment = new Uint8Array(0);
+  private hash = new Int32Array(0);
+  private charge = new Float64Array(0);
+  private readonly sketch: FrequencySketch;
+  private readonly byBytes: boolean;
+  private readonly capacity: number;
+  private readonly protectedShare: number;
+  private readonly adaptive: boolean;
+  private readonly minimumWindow: number;
+  private windowMax: number;
+  private mainMax: number;
+  private protectedMax: number;
+  private stepSize: number;
+  private readonly sampleLength: number;
+  private sampleHits = 0;
+  private sampleMisses = 0;
+  private previousHitRate = 0;
+  private randomState = 0x2545f491;
+
+  constructor(bounds: PolicyBounds, options: TinyLfuOptions = {}) {
+    this.byBytes = Number.isFinite(bounds.maxBytes);
+    this.capacity = this.byBytes ? bounds.maxBytes : bounds.maxEntries;
+    const expected =
+      options.expectedEntries ??
+      (Number.isFinite(bounds.maxEntries)
+        ? bounds.maxEntries
+        : Math.max(64, bounds.maxBytes / 512));
+    this.sketch = new FrequencySketch(expected);
+    this.sampleLength = Math.max(100, 10 * Math.min(expected, 1 << 22));
+    this.protectedShare = options.protectedShare ?? 0.8;
+    this.adaptive = options.adaptive ?? true;
+    this.minimumWindow = Math.min(1, this.capacity);
+    this.windowMax = Math.max(this.minimumWindow, this.capacity * (options.window ?? 0.01));
+    this.mainMax = this.capacity - this.windowMax;
+    this.protectedMax = this.mainMax * this.protectedShare;
+    // Caffeine starts by shrinking the window: favour frequency until recency proves better.
+    this.stepSize = -CLIMBER_STEP * this.capacity;
+  }
+
+  grow(capacity: number): void {
+    if (capacity <= this.segment.length) return;
+    this.links.grow(capacity);
+    const segment = new Uint8Array(capacity);
+    segment.set(this.segment);
+    this.segment = segment;
+    const hash = new Int32Array(capacity);
+    hash.set(this.hash);
+    this.hash = hash;
+    const charge = new Float64Array(capacity);
+    charge.set(this.charge);
+    this.charge = charge;
+  }
+
+  add(slot: number, key: string, size: number): void {
+    const hash = hashKey(key);
+    const charge = this.byBytes ? size : 1;
+    this.hash[slot] = hash;
+    this.charge[slot] = charge;
+    this.segment[slot] = WINDOW;
+    this.sketch.increment(hash);
+    this.window.pushHead(slot, charge);
+    this.drainWindow();
+  }
+
+  touch(slot: number): void {
+    this.sketch.increment(this.hash[slot] as number);
+    this.onAccess(slot);
+    if (this.adaptive && ++this.sampleHits + this.sampleMisses >= this.sampleLength) this.climb();
+  }
+
+  miss(_key: string): void {
+    // The sketch counts the key when it is added; counting the miss too would double it.
+    if (this.adaptive && this.sampleHits + ++this.sampleMisses >= this.sampleLength) this.climb();
+  }
+
+  update(slot: number, size: number): void {
+    const charge = this.byBytes ? size : 1;
+    const previous = this.charge[slot] as number;
+    if (charge !== previous) {
+      this.listOf(slot).weight += charge - previous;
+      this.charge[slot] = charge;
+    }
+    this.sketch.increment(this.hash[slot] as number);
+    this.onAccess(slot);
+  }
+
+  remove(slot: number): void {
+    this.listOf(slot).unlink(slot, this.charge[slot] as number);
+  }
+
+  victim(): number {
+    // Entries that overflow the window compete with the main space's victim for admission.
+    while (this.window.weight > this.windowMax && this.window.tail !== NONE) {
+      const candidate = this.window.tail;
+      if (this.mainWeight() + (this.charge[candidate] as number) <= this.mainMax) {
+        this.moveToProbation(candidate);
+        continue;
+      }
+      const incumbent = this.probation.tail !== NONE ? this.probation.tail : this.protected.tail;
+      if (incumbent === NONE) return candidate;
+      if (this.admit(candidate, incumbent)) {
+        this.moveToProbation(candidate);
+        return incumbent;
+      }
+      return candidate;
+    }
+    if (this.probation.tail !== NONE) return this.probation.tail;
+    if (this.protected.tail !== NONE) return this.protected.tail;
+    return this.window.tail;
+  }
+
+  clear(): void {
+    this.window.clear();
+    this.probation.clear();
+    this.protected.clear();
+    this.sketch.clear();
+    this.sampleHits = 0;
+    this.sampleMisses = 0;
+  }
+
+  /** Current share of the capacity held by the admission window. */
+  get windowShare(): number {
+    return this.windowMax / this.capacity;
+  }
+
+  private onAccess(slot: number): void {
+    switch (this.segment[slot]) {
+      case WINDOW:
+        this.window.moveToHead(slot);
+        return;
+      case PROBATION: {
+        const charge = this.charge[slot] as number;
+        this.probation.unlink(slot, charge);
+        this.segment[slot] = PROTECTED;
+        this.protected.pushHead(slot, charge);
+        this.drainProtected();
+        return;
+      }
+      default:
+        this.protected.moveToHead(slot);
+    }
+  }
+
+  /**
+   * TinyLFU admission: the more frequent wins. A warm candidate that loses is let in at
+   * random (1/128) so that an attacker cannot pin a hot victim in place.
+   */
+  private admit(candidate: number, incumbent: number): boolean {
+    const candidateFrequency = this.sketch.frequency(this.hash[candidate] as number);
+    const incumbentFrequency = this.sketch.frequency(this.hash[incumbent] as number);
+    if (candidateFrequency > incumbentFrequency) return true;
+    if (candidateFrequency <= 5) return false;
+    this.randomState ^= this.randomState << 13;
+    this.randomState ^= this.randomState >>> 17;
+    this.randomState ^= this.randomState << 5;
+    return (this.randomState & 127) === 0;
+  }
+
+  private moveToProbation(slot: number): void {
+    const charge = this.charge[slot] as number;
+    this.window.unlink(slot, charge);
+    this.segment[slot] = PROBATION;
+    this.probation.pushHead(slot, charge);
+  }
+
+  /** While the cache is filling, window overflow moves to main without a contest. */
+  private drainWindow(): void {
+    while (this.window.weight > this.windowMax && this.window.tail !== NONE) {
+      const candidate = this.window.tail;
+      if (this.mainWeight() + (this.charge[candidate] as number) > this.mainMax) return;
+      this.moveToProbation(candidate);
+    }
+  }
+
+  private drainProtected(): void {
+    while (this.protected.weight > this.protectedMax && this.protected.tail !== NONE) {
+      const demoted = this.protected.tail;
+      const charge = this.charge[demoted] as number;
+      this.protected.unlink(demoted, charge);
+      this.segment[demoted] = PROBATION;
+      this.probation.pushHead(demoted, charge);
+    }
+  }
+
+  private mainWeight(): number {
+    return this.probation.weight + this.protected.weight;
+  }
+
+  private listOf(slot: number): SlotList {
+    const segment = this.segment[slot];
+    return segment === WINDOW
+      ? this.window
+      : segment === PROBATION
+        ? this.probation
+        : this.protected;
+  }
+
+  /**
+   * Hill climbing on the hit ratio of the last sample: keep moving the window boundary in
+   * the direction that helped, reverse when it hurt, with a step that decays until a large
+   * change (a new workload phase) restarts it.
+   */
+  private climb(): void {
+    const requests = this.sampleHits + this.sampleMisses;
+    const hitRate = this.sampleHits / requests;
+    const change = hitRate - this.previousHitRate;
+    const amount = change >= 0 ? this.stepSize : -this.stepSize;
+    this.stepSize =
+      Math.abs(change) >= CLIMBER_RESTART
+        ? CLIMBER_STEP * this.capacity * (amount >= 0 ? 1 : -1)
+        : CLIMBER_DECAY * amount;
+    this.previousHitRate = hitRate;
+    this.sampleHits = 0;
+    this.sampleMisses = 0;
+    const window = Math.min(
+      this.capacity - this.minimumWindow,
+      Math.max(this.minimumWindow, this.windowMax + amount),
+    );
+    this.windowMax = window;
+    this.mainMax = this.capacity - window;
+    this.protectedMax = this.mainMax * this.protectedShare;
+    this.drainProtected();
+  }
+}
+
+export function tinyLfuPolicy(options: TinyLfuOptions = {}): PolicyFactory {
+  return (bounds) => new WTinyLfuPolicy(bounds, options);
+}
