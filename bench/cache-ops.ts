@@ -39,6 +39,7 @@ import {
   type SqliteStore,
   sqliteStore,
 } from '../src/cache/index.js';
+import { coarseClock } from '../src/shared/clock.js';
 import { parseBenchArgs } from './args.js';
 
 // ------------------------------------------------------------------ harness
@@ -607,7 +608,7 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
       'MemoryTier is passed a `now` read once per batch (with expiresAt Infinity it never matters)',
     );
   } else {
-    const perOpName = 'sluice MemoryTier (expiry 30m, Date.now() per op)';
+    const perOpName = 'sluice MemoryTier (expiry 30m, coarseClock.now() per op)';
     contenders.push({
       name: perOpName,
       expect: 'hit',
@@ -616,7 +617,7 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
         run: (n) => {
           let hits = 0;
           for (let i = 0; i < n; i++) {
-            const node = tier.get(tierCursor2.next(), Date.now());
+            const node = tier.get(tierCursor2.next(), coarseClock.now());
             if (node !== undefined && node.value !== undefined) hits++;
           }
           return hits;
@@ -627,7 +628,7 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
     notes.push(
       'lru-cache caches its clock reading until a 1 ms timer (ttlResolution) clears it, so in a ' +
         'synchronous loop it reads the clock about once; "now per batch" (one Date.now() per ' +
-        `${context.settings.syncBatch} gets) is the equivalent for MemoryTier, "Date.now() per op" is what cache.get() does`,
+        `${context.settings.syncBatch} gets) is the equivalent for MemoryTier; "coarseClock.now() per op" is what cache.get() does (Date.now() at most once per ms)`,
     );
   }
   await group(
@@ -753,7 +754,7 @@ async function tieredL1HitWithRedis(context: Context): Promise<void> {
   const sequence = makeSequence(entries);
   const { value } = context;
 
-  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}:l1l2` });
+  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}-l1l2` });
   const sluice = createCache({ l1: { maxEntries: entries }, l2: store });
   await sluice.ready(2_000);
   const bento = bentoL1L2(context, entries, true, 'bento-l1l2');
@@ -813,7 +814,7 @@ async function l2Hit(context: Context): Promise<void> {
   const keys = makeKeys(count);
   const { value } = context;
 
-  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}:l2` });
+  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}-l2` });
   const sluice = createCache({ l1: { maxEntries: 1 }, l2: store });
   await sluice.ready(2_000);
   await inChunks(keys, 50, (key) => sluice.set(key, value));
@@ -1073,7 +1074,7 @@ async function misses(context: Context): Promise<void> {
     skipped(context, '5b', 'Miss (absent key), L1 + Redis L2 + SQLite L3', 'Redis unreachable');
     return;
   }
-  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}:miss` });
+  const store = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}-miss` });
   const l3 = sqliteStore({ path: sqlitePath(context, 'miss') });
   const tiered = createCache({ l1: { maxEntries: entries }, l2: store, l3 });
   await tiered.ready(2_000);
@@ -1269,9 +1270,9 @@ async function setsWithRedis(context: Context): Promise<void> {
   const sequence = makeSequence(entries);
   const { value } = context;
 
-  const busStore = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}:set-bus` });
+  const busStore = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}-set-bus` });
   const withBus = createCache({ l1: { maxEntries: entries }, l2: busStore });
-  const plainStore = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}:set` });
+  const plainStore = redisStore({ url: context.redisUrl, prefix: `${context.runPrefix}-set` });
   const noBus = createCache({ l1: { maxEntries: entries }, l2: plainStore, bus: false });
   await Promise.all([withBus.ready(2_000), noBus.ready(2_000)]);
   const bento = bentoL1L2(context, entries, true, 'bento-set-l2');
@@ -1372,7 +1373,7 @@ export async function run(args: string[]): Promise<void> {
     value,
     redisUrl,
     redisAvailable,
-    runPrefix: `sluice-bench:${process.pid}-${Date.now().toString(36)}`,
+    runPrefix: `sluice-bench-${process.pid}-${Date.now().toString(36)}`,
     tmpFiles: [],
     groups: [],
   };

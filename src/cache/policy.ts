@@ -1,5 +1,5 @@
 import { ConfigError } from '../shared/errors.js';
-import { SlotLinks, SlotList } from './slot-list.js';
+import { SlotLinks } from './slot-list.js';
 import { tinyLfuPolicy } from './tinylfu.js';
 
 /**
