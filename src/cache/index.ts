@@ -7,7 +7,8 @@ export {
   type EvictionReason,
   MemoryTier,
   type MemoryTierOptions,
-  type TierNode,
+  NOT_FOUND,
+  type TierEntry,
 } from './memory-tier.js';
 export {
   type EvictionPolicy,

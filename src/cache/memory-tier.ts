@@ -1,21 +1,19 @@
 import { ConfigError } from '../shared/errors.js';
 import { type EvictionPolicy, type PolicyFactory, resolvePolicy } from './policy.js';
 
-/** One entry of the in-process tier. */
-export interface TierNode<Value> {
-  readonly key: string;
-  /** The entry's integer slot, which the eviction policy orders. */
-  readonly slot: number;
+/** A copy of one entry's fields (for inspection; the hot paths read slots directly). */
+export interface TierEntry<Value> {
+  key: string;
+  value: Value;
   /** Weight in bytes (serialized size), or 0 when the tier is bounded by count only. */
   size: number;
-  value: Value;
   createdAt: number;
   expiresAt: number;
   staleUntil: number;
   tags: readonly string[] | undefined;
 }
 
-export type EvictionReason = 'capacity' | 'expired' | 'too-large';
+export type EvictionReason = 'capacity' | 'expired';
 
 export interface MemoryTierOptions<Value> {
   /**
@@ -39,8 +37,10 @@ export interface MemoryTierOptions<Value> {
    */
   policy?: string | PolicyFactory;
   /** Called for every entry that leaves because of a bound or its expiry. */
-  onEvict?: (node: TierNode<Value>, reason: EvictionReason) => void;
+  onEvict?: (key: string, value: Value, reason: EvictionReason) => void;
 }
+
+export const NOT_FOUND = -1;
 
 function checkBound(value: number | undefined, name: string): number {
   if (value === undefined) return Number.POSITIVE_INFINITY;
@@ -53,19 +53,30 @@ function checkBound(value: number | undefined, name: string): number {
 /**
  * The in-process (L1) tier: a bounded map whose eviction order is delegated to a policy.
  * It never grows past `maxEntries` or `maxBytes`. Values are held live (not serialized).
+ *
+ * Entries live in slots: the map holds key → slot, and every field lives in an array
+ * indexed by slot (numbers in typed arrays). A hit reads a few array cells and never
+ * dereferences a per-entry object — the layout that makes lru-cache fast.
  */
 export class MemoryTier<Value> {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
-  private readonly map = new Map<string, TierNode<Value>>();
-  private readonly byTag = new Map<string, Set<TierNode<Value>>>();
+  private readonly map = new Map<string, number>();
+  private readonly byTag = new Map<string, Set<number>>();
   private readonly policy: EvictionPolicy;
-  /** Entry by slot; freed slots are reused before new ones are taken. */
-  private slots: Array<TierNode<Value> | undefined> = [];
+  private readonly onEvict:
+    | ((key: string, value: Value, reason: EvictionReason) => void)
+    | undefined;
+  private keyAt: Array<string | undefined> = [];
+  private valueAt: Array<Value | undefined> = [];
+  private tagsAt: Array<readonly string[] | undefined> = [];
+  private sizeAt = new Float64Array(0);
+  private createdAtAt = new Float64Array(0);
+  private expiresAtAt = new Float64Array(0);
+  private staleUntilAt = new Float64Array(0);
   private readonly freeSlots: number[] = [];
-  private slotCapacity = 0;
-  private readonly onEvict: ((node: TierNode<Value>, reason: EvictionReason) => void) | undefined;
+  private nextSlot = 0;
   private totalBytes = 0;
 
   constructor(options: MemoryTierOptions<Value>) {
@@ -105,39 +116,70 @@ export class MemoryTier<Value> {
   }
 
   /**
-   * The live node for `key`, counting the access for the policy. A node past its
-   * `staleUntil` is removed and not returned. A node past `expiresAt` but within grace is
-   * returned; the caller decides whether stale is acceptable.
+   * The slot of `key`, counting the access for the policy, or `NOT_FOUND`. An entry past
+   * its `staleUntil` is removed and not found. An entry past `expiresAt` but within grace
+   * is found; the caller decides whether stale is acceptable (`expiresAt(slot)`).
    */
-  get(key: string, now: number): TierNode<Value> | undefined {
-    const node = this.map.get(key);
-    if (node === undefined) {
+  find(key: string, now: number): number {
+    const slot = this.map.get(key);
+    if (slot === undefined) {
       this.policy.miss(key);
-      return undefined;
+      return NOT_FOUND;
     }
-    if (node.staleUntil <= now) {
-      this.unlink(node);
-      this.onEvict?.(node, 'expired');
+    if ((this.staleUntilAt[slot] as number) <= now) {
+      const value = this.valueAt[slot] as Value;
+      this.unlink(slot);
+      this.onEvict?.(key, value, 'expired');
       this.policy.miss(key);
-      return undefined;
+      return NOT_FOUND;
     }
-    this.policy.touch(node.slot);
-    return node;
+    this.policy.touch(slot);
+    return slot;
   }
 
-  /** Like `get` but without counting an access. */
-  peek(key: string, now: number): TierNode<Value> | undefined {
-    const node = this.map.get(key);
-    return node !== undefined && node.staleUntil > now ? node : undefined;
+  /** The value of `key` if held and not past `staleUntil`, counting the access. */
+  get(key: string, now: number): Value | undefined {
+    const slot = this.find(key, now);
+    return slot === NOT_FOUND ? undefined : this.valueAt[slot];
+  }
+
+  /** The slot of `key` without counting an access, or `NOT_FOUND`. */
+  findQuietly(key: string, now: number): number {
+    const slot = this.map.get(key);
+    return slot !== undefined && (this.staleUntilAt[slot] as number) > now ? slot : NOT_FOUND;
+  }
+
+  /** A copy of the entry under `key`, without counting an access. */
+  peek(key: string, now: number): TierEntry<Value> | undefined {
+    const slot = this.findQuietly(key, now);
+    if (slot === NOT_FOUND) return undefined;
+    return {
+      key,
+      value: this.valueAt[slot] as Value,
+      size: this.sizeAt[slot] as number,
+      createdAt: this.createdAtAt[slot] as number,
+      expiresAt: this.expiresAtAt[slot] as number,
+      staleUntil: this.staleUntilAt[slot] as number,
+      tags: this.tagsAt[slot],
+    };
   }
 
   has(key: string, now: number): boolean {
-    return this.peek(key, now) !== undefined;
+    return this.findQuietly(key, now) !== NOT_FOUND;
+  }
+
+  value(slot: number): Value {
+    return this.valueAt[slot] as Value;
+  }
+
+  expiresAt(slot: number): number {
+    return this.expiresAtAt[slot] as number;
   }
 
   /**
-   * Stores a value. Returns false when the entry is larger than `maxEntryBytes` (any older
-   * entry under the key is removed, so a stale value is never left behind).
+   * Stores a value. Returns false when the entry is not held: larger than `maxEntryBytes`
+   * (any older entry under the key is removed, so a stale value is never left behind), or
+   * refused by the policy's admission.
    */
   set(
     key: string,
@@ -153,57 +195,55 @@ export class MemoryTier<Value> {
       if (existing !== undefined) this.unlink(existing);
       return false;
     }
+    let slot: number;
     if (existing !== undefined) {
-      this.totalBytes += size - existing.size;
-      if (existing.tags !== tags) {
-        this.unindex(existing);
-        existing.tags = tags;
-        this.index(existing);
+      slot = existing;
+      this.totalBytes += size - (this.sizeAt[slot] as number);
+      if (this.tagsAt[slot] !== tags) {
+        this.unindex(slot);
+        this.tagsAt[slot] = tags;
+        this.index(slot);
       }
-      existing.value = value;
-      existing.size = size;
-      existing.createdAt = createdAt;
-      existing.expiresAt = expiresAt;
-      existing.staleUntil = staleUntil;
-      this.policy.update(existing.slot, size);
+      this.valueAt[slot] = value;
+      this.sizeAt[slot] = size;
+      this.createdAtAt[slot] = createdAt;
+      this.expiresAtAt[slot] = expiresAt;
+      this.staleUntilAt[slot] = staleUntil;
+      this.policy.update(slot, size);
     } else {
-      const slot = this.allocateSlot();
-      const node: TierNode<Value> = {
-        key,
-        slot,
-        value,
-        size,
-        createdAt,
-        expiresAt,
-        staleUntil,
-        tags,
-      };
-      this.slots[slot] = node;
-      this.map.set(key, node);
+      slot = this.allocateSlot();
+      this.keyAt[slot] = key;
+      this.valueAt[slot] = value;
+      this.tagsAt[slot] = tags;
+      this.sizeAt[slot] = size;
+      this.createdAtAt[slot] = createdAt;
+      this.expiresAtAt[slot] = expiresAt;
+      this.staleUntilAt[slot] = staleUntil;
+      this.map.set(key, slot);
       this.totalBytes += size;
-      this.index(node);
+      this.index(slot);
       this.policy.add(slot, key, size);
     }
     this.enforceBounds();
-    return this.map.has(key);
+    return this.keyAt[slot] === key;
   }
 
   /** Removes `key`; with `olderThan`, only an entry created at or before that time. */
   delete(key: string, olderThan = Number.POSITIVE_INFINITY): boolean {
-    const node = this.map.get(key);
-    if (node === undefined || node.createdAt > olderThan) return false;
-    this.unlink(node);
+    const slot = this.map.get(key);
+    if (slot === undefined || (this.createdAtAt[slot] as number) > olderThan) return false;
+    this.unlink(slot);
     return true;
   }
 
   /** Removes every entry carrying `tag` created at or before `olderThan`; returns how many. */
   deleteTag(tag: string, olderThan = Number.POSITIVE_INFINITY): number {
-    const nodes = this.byTag.get(tag);
-    if (nodes === undefined) return 0;
+    const slots = this.byTag.get(tag);
+    if (slots === undefined) return 0;
     let removed = 0;
-    for (const node of [...nodes]) {
-      if (node.createdAt <= olderThan) {
-        this.unlink(node);
+    for (const slot of [...slots]) {
+      if ((this.createdAtAt[slot] as number) <= olderThan) {
+        this.unlink(slot);
         removed++;
       }
     }
@@ -214,8 +254,11 @@ export class MemoryTier<Value> {
     this.map.clear();
     this.byTag.clear();
     this.policy.clear();
-    this.slots = [];
+    this.keyAt = [];
+    this.valueAt = [];
+    this.tagsAt = [];
     this.freeSlots.length = 0;
+    this.nextSlot = 0;
     this.totalBytes = 0;
   }
 
@@ -223,58 +266,73 @@ export class MemoryTier<Value> {
     return this.map.keys();
   }
 
-  private unlink(node: TierNode<Value>): void {
-    this.map.delete(node.key);
-    this.totalBytes -= node.size;
-    this.unindex(node);
-    this.policy.remove(node.slot);
-    this.slots[node.slot] = undefined;
-    this.freeSlots.push(node.slot);
+  private unlink(slot: number): void {
+    this.map.delete(this.keyAt[slot] as string);
+    this.totalBytes -= this.sizeAt[slot] as number;
+    this.unindex(slot);
+    this.policy.remove(slot);
+    this.keyAt[slot] = undefined;
+    this.valueAt[slot] = undefined;
+    this.tagsAt[slot] = undefined;
+    this.freeSlots.push(slot);
   }
 
   private allocateSlot(): number {
     const free = this.freeSlots.pop();
     if (free !== undefined) return free;
-    const slot = this.slots.length;
-    if (slot >= this.slotCapacity) {
-      // One slot beyond maxEntries: an insert happens before the eviction it causes.
-      const limit = Number.isFinite(this.maxEntries)
-        ? this.maxEntries + 1
-        : Number.POSITIVE_INFINITY;
-      this.slotCapacity = Math.min(limit, Math.max(64, this.slotCapacity * 2));
-      this.policy.grow(this.slotCapacity);
-    }
+    const slot = this.nextSlot++;
+    if (slot >= this.sizeAt.length) this.grow();
     return slot;
+  }
+
+  private grow(): void {
+    // One slot beyond maxEntries: an insert happens before the eviction it causes.
+    const limit = Number.isFinite(this.maxEntries) ? this.maxEntries + 1 : Number.POSITIVE_INFINITY;
+    const capacity = Math.min(limit, Math.max(64, this.sizeAt.length * 2));
+    const widen = (array: Float64Array) => {
+      const wider = new Float64Array(capacity);
+      wider.set(array);
+      return wider;
+    };
+    this.sizeAt = widen(this.sizeAt);
+    this.createdAtAt = widen(this.createdAtAt);
+    this.expiresAtAt = widen(this.expiresAtAt);
+    this.staleUntilAt = widen(this.staleUntilAt);
+    this.policy.grow(capacity);
   }
 
   private enforceBounds(): void {
     while (this.map.size > this.maxEntries || this.totalBytes > this.maxBytes) {
-      const victim = this.slots[this.policy.victim()];
-      if (victim === undefined) return;
+      const victim = this.policy.victim();
+      const key = this.keyAt[victim];
+      if (victim < 0 || key === undefined) return;
+      const value = this.valueAt[victim] as Value;
       this.unlink(victim);
-      this.onEvict?.(victim, 'capacity');
+      this.onEvict?.(key, value, 'capacity');
     }
   }
 
-  private index(node: TierNode<Value>): void {
-    if (node.tags === undefined) return;
-    for (const tag of node.tags) {
-      let nodes = this.byTag.get(tag);
-      if (nodes === undefined) {
-        nodes = new Set();
-        this.byTag.set(tag, nodes);
+  private index(slot: number): void {
+    const tags = this.tagsAt[slot];
+    if (tags === undefined) return;
+    for (const tag of tags) {
+      let slots = this.byTag.get(tag);
+      if (slots === undefined) {
+        slots = new Set();
+        this.byTag.set(tag, slots);
       }
-      nodes.add(node);
+      slots.add(slot);
     }
   }
 
-  private unindex(node: TierNode<Value>): void {
-    if (node.tags === undefined) return;
-    for (const tag of node.tags) {
-      const nodes = this.byTag.get(tag);
-      if (nodes === undefined) continue;
-      nodes.delete(node);
-      if (nodes.size === 0) this.byTag.delete(tag);
+  private unindex(slot: number): void {
+    const tags = this.tagsAt[slot];
+    if (tags === undefined) return;
+    for (const tag of tags) {
+      const slots = this.byTag.get(tag);
+      if (slots === undefined) continue;
+      slots.delete(slot);
+      if (slots.size === 0) this.byTag.delete(tag);
     }
   }
 }

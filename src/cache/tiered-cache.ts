@@ -3,7 +3,7 @@ import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
 import type { StoredEntry } from './entry.js';
-import { MemoryTier, type MemoryTierOptions, type TierNode } from './memory-tier.js';
+import { MemoryTier, type MemoryTierOptions, NOT_FOUND } from './memory-tier.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import {
   type CacheEvents,
@@ -211,10 +211,10 @@ class CacheCore {
 
     this.l1 = new MemoryTier<unknown>({
       ...options.l1,
-      onEvict: (node, reason) => {
+      onEvict: (key, _value, reason) => {
         this.l1Stats.evictions++;
         if (this.events.has('cache-evict')) {
-          this.events.emit('cache-evict', { key: node.key, tier: 'l1', reason });
+          this.events.emit('cache-evict', { key, tier: 'l1', reason });
         }
       },
     });
@@ -247,18 +247,18 @@ class CacheCore {
 
   // ---------------------------------------------------------------- reads
 
-  /** Fresh (or, with `allowStale`, stale) value from L1 without awaiting; undefined to go on. */
-  l1Fresh(key: string, now: number): TierNode<unknown> | undefined {
-    const node = this.l1.get(key, now);
-    if (node !== undefined && node.expiresAt > now) {
+  /** The L1 slot holding a fresh value for `key` (counted as a hit), or `NOT_FOUND`. */
+  l1Fresh(key: string, now: number): number {
+    const slot = this.l1.find(key, now);
+    if (slot !== NOT_FOUND && this.l1.expiresAt(slot) > now) {
       this.l1Stats.hits++;
       this.counters.hits++;
       if (this.events.has('cache-hit'))
         this.events.emit('cache-hit', { key, tier: 'l1', stale: false });
-      return node;
+      return slot;
     }
     this.l1Stats.misses++;
-    return undefined;
+    return NOT_FOUND;
   }
 
   async getFromStores(key: string, allowStale: boolean): Promise<unknown> {
@@ -275,10 +275,10 @@ class CacheCore {
     return undefined;
   }
 
-  /** The L1 node past expiry but within grace, or undefined. */
-  l1Stale(key: string, now: number): TierNode<unknown> | undefined {
-    const node = this.l1.peek(key, now);
-    return node !== undefined && node.expiresAt <= now ? node : undefined;
+  /** The L1 slot holding a value past expiry but within grace, or `NOT_FOUND`. */
+  l1Stale(key: string, now: number): number {
+    const slot = this.l1.findQuietly(key, now);
+    return slot !== NOT_FOUND && this.l1.expiresAt(slot) <= now ? slot : NOT_FOUND;
   }
 
   recordStaleHit(key: string, tier: TierName): void {
@@ -420,13 +420,14 @@ class CacheCore {
     implicitTags: readonly string[],
   ): Promise<Value> {
     const now = this.clock.now();
-    const node = this.l1Fresh(key, now);
-    if (node !== undefined) return Promise.resolve(node.value as Value);
-    const stale = this.l1Stale(key, now);
-    if (stale !== undefined) {
+    const slot = this.l1Fresh(key, now);
+    if (slot !== NOT_FOUND) return Promise.resolve(this.l1.value(slot) as Value);
+    const staleSlot = this.l1Stale(key, now);
+    if (staleSlot !== NOT_FOUND) {
+      const stale = this.l1.value(staleSlot) as Value;
       this.recordStaleHit(key, 'l1');
-      this.refreshInBackground(key, userKey, factory, options, implicitTags, stale.value as Value);
-      return Promise.resolve(stale.value as Value);
+      this.refreshInBackground(key, userKey, factory, options, implicitTags, stale);
+      return Promise.resolve(stale);
     }
     const running = this.loads.get(key);
     if (running !== undefined) {
@@ -1016,14 +1017,14 @@ export class Cache {
     const core = this.#core;
     const fullKey = this.#prefix + key;
     const now = core.clock.now();
-    const node = core.l1Fresh(fullKey, now);
-    if (node !== undefined) return Promise.resolve(node.value as Value);
+    const slot = core.l1Fresh(fullKey, now);
+    if (slot !== NOT_FOUND) return Promise.resolve(core.l1.value(slot) as Value);
     const allowStale = options?.allowStale === true;
     if (allowStale) {
-      const stale = core.l1Stale(fullKey, now);
-      if (stale !== undefined) {
+      const staleSlot = core.l1Stale(fullKey, now);
+      if (staleSlot !== NOT_FOUND) {
         core.recordStaleHit(fullKey, 'l1');
-        return Promise.resolve(stale.value as Value);
+        return Promise.resolve(core.l1.value(staleSlot) as Value);
       }
     }
     if (core.tiers.length === 0) {

@@ -31,7 +31,7 @@ describe('MemoryTier', () => {
     const evicted: string[] = [];
     const tier = new MemoryTier<string>({
       maxBytes: 100,
-      onEvict: (node) => evicted.push(node.key),
+      onEvict: (key) => evicted.push(key),
     });
     put(tier, 'a', 40);
     put(tier, 'b', 40);
@@ -62,10 +62,10 @@ describe('MemoryTier', () => {
     const reasons: string[] = [];
     const tier = new MemoryTier<string>({
       maxEntries: 10,
-      onEvict: (_node, reason) => reasons.push(reason),
+      onEvict: (_key, _value, reason) => reasons.push(reason),
     });
     tier.set('k', 'v', 1, 0, 100, 200, undefined);
-    expect(tier.get('k', 150)?.value).toBe('v'); // stale but within grace: returned, caller decides
+    expect(tier.get('k', 150)).toBe('v'); // stale but within grace: returned, caller decides
     expect(tier.get('k', 200)).toBeUndefined();
     expect(reasons).toEqual(['expired']);
     expect(tier.size).toBe(0);
@@ -149,7 +149,7 @@ describe.each(['lru', 'tinylfu'])('MemoryTier with the %s policy', (policy) => {
   it('honours TTL whatever the policy', () => {
     const tier = new MemoryTier<string>({ maxEntries: 10, policy });
     tier.set('k', 'v', 1, 0, 100, 100, undefined);
-    expect(tier.get('k', 99)?.value).toBe('v');
+    expect(tier.get('k', 99)).toBe('v');
     expect(tier.get('k', 100)).toBeUndefined();
   });
 });

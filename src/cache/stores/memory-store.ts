@@ -29,7 +29,7 @@ export class MemoryStore implements CacheStore {
     this.tier = new MemoryTier<StoredEntry>({
       maxEntries: options.maxEntries ?? (options.maxBytes === undefined ? 10_000 : undefined),
       maxBytes: options.maxBytes,
-      onEvict: (_node, reason) => {
+      onEvict: (_key, _value, reason) => {
         if (reason === 'capacity') this.evictions++;
       },
     });
@@ -41,7 +41,7 @@ export class MemoryStore implements CacheStore {
   }
 
   async get(key: string): Promise<StoredEntry | undefined> {
-    return this.tier.get(key, this.clock.now())?.value;
+    return this.tier.get(key, this.clock.now());
   }
 
   async set(key: string, entry: StoredEntry): Promise<void> {
