@@ -35,6 +35,7 @@ import {
   encodeEntry,
   jsonSerializer,
   MemoryTier,
+  pingRedis,
   redisStore,
   type SqliteStore,
   sqliteStore,
@@ -470,25 +471,6 @@ function redisUrlForDb(base: string, db: number): string {
   const url = new URL(base);
   url.pathname = `/${db}`;
   return url.toString();
-}
-
-async function redisReachable(url: string): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
 }
 
 // ------------------------------------------------------------------ suite
@@ -1353,7 +1335,7 @@ export async function run(args: string[]): Promise<void> {
     ? { quick, warmupMs: 30, roundMs: 40, rounds: 5, syncBatch: 1_000, asyncBatch: 200 }
     : { quick, warmupMs: 200, roundMs: 180, rounds: 7, syncBatch: 1_000, asyncBatch: 200 };
   const redisUrl = redisUrlForDb(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 15);
-  const redisAvailable = await redisReachable(redisUrl);
+  const redisAvailable = await pingRedis(redisUrl);
   const cpus = os.cpus();
   const environment: Environment = {
     date: new Date().toISOString(),

@@ -32,6 +32,7 @@ export type {
 } from './store.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './stores/memory-store.js';
 export {
+  pingRedis,
   type RedisClient,
   RedisStore,
   type RedisStoreOptions,

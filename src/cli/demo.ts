@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { CacheStats } from '../cache/stats.js';
+import { pingRedis } from '../cache/stores/redis-store.js';
 import type { DemoCommand } from './demo-worker.js';
 
 interface WorkerHandle {
@@ -68,25 +69,6 @@ function startWorker(
   });
 }
 
-async function redisReachable(url: string): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
 /** Removes every key of the demo's prefix from Redis. */
 async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const client = new Redis(redisUrl);
@@ -118,7 +100,7 @@ function describeStats(name: string, stats: CacheStats): string {
 export async function runDemo(_args: string[]): Promise<void> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   console.log('Sluice demo: the tiered cache across two processes\n');
-  if (!(await redisReachable(redisUrl))) {
+  if (!(await pingRedis(redisUrl))) {
     console.log(
       `Redis is not reachable at ${redisUrl}. Start Redis (or set REDIS_URL) and run again:`,
     );

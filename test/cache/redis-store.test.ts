@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisStore } from '../../src/cache/stores/redis-store.js';
+import { pingRedis, redisStore } from '../../src/cache/stores/redis-store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { redisAvailable, redisUrl } from '../helpers/redis.js';
+import { freePort } from '../helpers/redis-server.js';
 import { registerStoreConformance } from './store-conformance.js';
 
 const DB = 11;
@@ -83,5 +84,10 @@ describe('redis store options', () => {
     expect(() => redisStore({ url: 'redis://127.0.0.1:1', prefix: 'app:e' })).toThrow(/prefix/);
     expect(() => redisStore({ url: 'redis://127.0.0.1:1', prefix: 'a*' })).toThrow(/prefix/);
     expect(() => redisStore({})).toThrow(/url or a client/);
+  });
+
+  it('pings: false for a closed port, without throwing', async () => {
+    const port = await freePort();
+    expect(await pingRedis(`redis://127.0.0.1:${port}`, 500)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { pingRedis } from '../../src/cache/stores/redis-store.js';
 
 /** Base URL of the Redis server tests use; each suite picks its own database and key prefix. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -15,28 +15,12 @@ export function redisUrl(db: number): string {
  * the Redis suites are skipped with a loud notice.
  */
 export async function redisAvailable(): Promise<boolean> {
-  const client = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch (error) {
-    if (process.env.CI) {
-      throw new Error(
-        `Redis is required under CI but ${REDIS_URL} is unreachable: ${(error as Error).message}`,
-      );
-    }
-    console.warn(
-      `\n!!! Redis at ${REDIS_URL} is unreachable: Redis tests are SKIPPED. Start Redis or set REDIS_URL. !!!\n`,
-    );
-    return false;
-  } finally {
-    client.disconnect();
+  if (await pingRedis(REDIS_URL)) return true;
+  if (process.env.CI) {
+    throw new Error(`Redis is required under CI but ${REDIS_URL} is unreachable`);
   }
+  console.warn(
+    `\n!!! Redis at ${REDIS_URL} is unreachable: Redis tests are SKIPPED. Start Redis or set REDIS_URL. !!!\n`,
+  );
+  return false;
 }

@@ -435,6 +435,26 @@ class RedisBus implements InvalidationBus {
   }
 }
 
+/** Whether a Redis server answers PING at `url` within `timeoutMs`. Never throws. */
+export async function pingRedis(url: string, timeoutMs = 1_000): Promise<boolean> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
 export function redisStore(options: RedisStoreOptions): RedisStore {
   return new RedisStore(options);
 }
