@@ -177,7 +177,8 @@ export class MemoryTier<Value> {
   }
 
   /**
-   * Stores a value. Returns false when the entry is not held: larger than `maxEntryBytes`
+   * Stores a value; `cost` is what recomputing it would cost (USD, ms; 0 if unknown), for
+   * cost-aware policies. Returns false when the entry is not held: larger than `maxEntryBytes`
    * (any older entry under the key is removed, so a stale value is never left behind), or
    * refused by the policy's admission.
    */
@@ -189,6 +190,7 @@ export class MemoryTier<Value> {
     expiresAt: number,
     staleUntil: number,
     tags: readonly string[] | undefined,
+    cost = 0,
   ): boolean {
     const existing = this.map.get(key);
     if (size > this.maxEntryBytes) {
@@ -209,7 +211,7 @@ export class MemoryTier<Value> {
       this.createdAtAt[slot] = createdAt;
       this.expiresAtAt[slot] = expiresAt;
       this.staleUntilAt[slot] = staleUntil;
-      this.policy.update(slot, size);
+      this.policy.update(slot, size, cost);
     } else {
       slot = this.allocateSlot();
       this.keyAt[slot] = key;
@@ -222,7 +224,7 @@ export class MemoryTier<Value> {
       this.map.set(key, slot);
       this.totalBytes += size;
       this.index(slot);
-      this.policy.add(slot, key, size);
+      this.policy.add(slot, key, size, cost);
     }
     this.enforceBounds();
     return this.keyAt[slot] === key;

@@ -19,14 +19,18 @@ export interface EvictionPolicy {
   readonly name: string;
   /** Slots from now on are below `capacity`; grow any per-slot arrays. */
   grow(capacity: number): void;
-  /** An entry entered the tier. The tier then asks for victims while it is over a bound. */
-  add(slot: number, key: string, size: number): void;
+  /**
+   * An entry entered the tier. The tier then asks for victims while it is over a bound.
+   * `cost` is what recomputing the entry would cost (any consistent unit: USD, ms), or 0
+   * when unknown; cost-aware policies keep expensive entries longer.
+   */
+  add(slot: number, key: string, size: number, cost: number): void;
   /** A lookup found the entry. */
   touch(slot: number): void;
   /** A lookup did not find `key`. */
   miss(key: string): void;
-  /** The entry's value was replaced; `size` is its new size. */
-  update(slot: number, size: number): void;
+  /** The entry's value was replaced; `size` and `cost` are the new ones. */
+  update(slot: number, size: number, cost: number): void;
   /** The entry left the tier (delete, expiry or eviction). */
   remove(slot: number): void;
   /** The slot to evict next (may be the entry just added: admission refused), or -1. */

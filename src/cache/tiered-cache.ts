@@ -80,6 +80,11 @@ export interface SetOptions {
   grace?: Duration | false;
   /** Tags for `invalidateTags`. */
   tags?: readonly string[];
+  /**
+   * What recomputing this value would cost, in any unit used consistently (USD, ms). A
+   * cost-aware L1 policy (`'tinylfu'`) keeps expensive entries longer. @default unknown
+   */
+  cost?: number;
 }
 
 export interface GetOptions {
@@ -104,6 +109,8 @@ export interface FactoryContext<Value> {
   setTtl(ttl: Duration): void;
   /** Store the result with these tags instead. */
   setTags(tags: readonly string[]): void;
+  /** What producing the result cost (known only now, e.g. from an LLM's usage), for a cost-aware L1. */
+  setCost(cost: number): void;
   /** Return the result but do not cache it (e.g. a partial or error answer). */
   skip(): void;
 }
@@ -578,6 +585,7 @@ class CacheCore {
   ): Promise<Value> {
     let ttl: Duration | undefined = options.ttl;
     let tags: readonly string[] | undefined = options.tags;
+    let cost: number | undefined = options.cost;
     let skipped = false;
     const context: FactoryContext<Value> = {
       key: userKey,
@@ -587,6 +595,9 @@ class CacheCore {
       },
       setTags: (value) => {
         tags = value;
+      },
+      setCost: (value) => {
+        cost = value;
       },
       skip: () => {
         skipped = true;
@@ -609,7 +620,7 @@ class CacheCore {
       throw error;
     }
     if (!skipped && value !== undefined) {
-      await this.write(key, value, { ttl, grace: options.grace, tags }, implicitTags);
+      await this.write(key, value, { ttl, grace: options.grace, tags, cost }, implicitTags);
     }
     return value;
   }
@@ -681,6 +692,7 @@ class CacheCore {
       expiresAt,
       staleUntil,
       tags.length > 0 ? tags : undefined,
+      options.cost,
     );
     this.l1Stats.sets++;
     if (bytes !== undefined && this.tiers.length > 0) {

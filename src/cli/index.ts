@@ -13,6 +13,7 @@ Options:
 
 const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   'cache-ops': () => import('../../bench/cache-ops.js'),
+  'hit-ratio': () => import('../../bench/hit-ratio.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -176,3 +176,49 @@ describe('TinyLFU policy', () => {
     expect(hitRatioAfterScan('tinylfu')).toBeGreaterThanOrEqual(0.9);
   });
 });
+
+describe('TinyLFU on a trace derived by hand', () => {
+  it('admits by frequency: 6 hits in 12 accesses where LRU gets 2', () => {
+    // Capacity 3: a 1-entry window and a 2-entry main space (probation + protected).
+    //  1 A miss; window [A]            7 A hit (probation → protected)
+    //  2 A hit (freq 2)                8 B hit (→ protected; A demoted to probation)
+    //  3 A hit (freq 3)                9 C miss (freq 2): candidate D (1) loses to A (4)
+    //  4 B miss; A → probation        10 D miss (freq 2): candidate C (2) loses to A (4)
+    //  5 C miss; B → probation        11 A hit
+    //  6 D miss: candidate C (1) loses to the main victim A (3): C is evicted   12 B hit
+    // LRU with 3 entries hits only at steps 2 and 3 (A B C D A B C D A B cycles 4 keys).
+    const trace = 'A A A B C D A B C D A B'.split(' ');
+    const replay = (policy: string) => {
+      const tier = new MemoryTier<number>({ maxEntries: 3, policy });
+      const hits: number[] = [];
+      trace.forEach((key, index) => {
+        if (tier.get(key, 0) !== undefined) hits.push(index + 1);
+        else tier.set(key, 1, 1, 0, NEVER, NEVER, undefined);
+      });
+      return hits;
+    };
+    expect(replay('tinylfu')).toEqual([2, 3, 7, 8, 11, 12]);
+    expect(replay('lru')).toEqual([2, 3]);
+  });
+});
+
+describe('cost-aware TinyLFU', () => {
+  it('keeps an expensive entry that frequency alone would evict', () => {
+    const survives = (withCosts: boolean) => {
+      const tier = new MemoryTier<number>({ maxEntries: 10, policy: 'tinylfu' });
+      tier.set('expensive', 1, 1, 0, NEVER, NEVER, undefined, withCosts ? 100 : 0);
+      for (let index = 0; index < 200; index++) {
+        const key = `cheap${index}`;
+        // Each cheap key is asked for twice in a row (a miss, then a hit): frequency 2.
+        for (let repeat = 0; repeat < 2; repeat++) {
+          if (tier.get(key, 0) === undefined) {
+            tier.set(key, 1, 1, 0, NEVER, NEVER, undefined, withCosts ? 1 : 0);
+          }
+        }
+      }
+      return tier.has('expensive', 0);
+    };
+    expect(survives(false)).toBe(false);
+    expect(survives(true)).toBe(true);
+  });
+});
