@@ -5,14 +5,26 @@ export interface BenchArgs {
   json: string | undefined;
   /** Shorter runs, for smoke tests. */
   quick: boolean;
+  /** Values of the suite's own string options (named in `parseBenchArgs`'s `extra`). */
+  extra: Record<string, string | undefined>;
 }
 
-/** Parses the flags every bench suite accepts: `--json FILE`, `--quick`. */
-export function parseBenchArgs(args: string[]): BenchArgs {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
-    allowPositionals: false,
-  });
-  return { json: values.json, quick: values.quick ?? false };
+/**
+ * Parses the flags every bench suite accepts: `--json FILE`, `--quick`; plus, for one suite,
+ * the string options named in `extra` (e.g. `['policies']` for `--policies lru,tinylfu`).
+ */
+export function parseBenchArgs(args: string[], extra: readonly string[] = []): BenchArgs {
+  const options: Record<string, { type: 'string' } | { type: 'boolean'; default: boolean }> = {
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  };
+  for (const name of extra) options[name] = { type: 'string' };
+  const { values } = parseArgs({ args, options, allowPositionals: false });
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const extraValues: Record<string, string | undefined> = {};
+  for (const name of extra) extraValues[name] = text(name);
+  return { json: text('json'), quick: values.quick === true, extra: extraValues };
 }

@@ -6,7 +6,9 @@ const USAGE = `Usage: sluice <command> [options]
 Commands:
   demo                      Two processes share a Redis-backed tiered cache: hit ratios,
                             cross-process single-flight, invalidation latency, L3 restarts
-  bench <suite> [--json F]  Run a benchmark suite (cache-ops) and print a table
+  bench <suite> [--json F]  Run a benchmark suite and print a table:
+                            cache-ops   throughput and latency vs lru-cache, bentocache
+                            hit-ratio   eviction hit ratio on reference traces [--policies a,b]
 
 Options:
   -h, --help                Show this help`;
