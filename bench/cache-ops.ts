@@ -582,6 +582,29 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
   const comparisons: Comparison[] = [
     { subject: perBatchName, baseline: lruName, metric: 'ops', min: 0.9 },
   ];
+  if (!ttl) {
+    // The W-TinyLFU policy (issue 3's candidate default) on the same keys.
+    const tinyLfu = new MemoryTier<unknown>({ maxEntries: entries, policy: 'tinylfu' });
+    for (const key of keys) tinyLfu.set(key, value, 0, now0, expiresAt, expiresAt, undefined);
+    const tinyLfuCursor = new KeyCursor(keys, sequence);
+    const tinyLfuName = 'sluice MemoryTier, tinylfu policy';
+    contenders.push({
+      name: tinyLfuName,
+      expect: 'hit',
+      runner: {
+        kind: 'sync-batch',
+        run: (n) => {
+          const now = Date.now();
+          let hits = 0;
+          for (let i = 0; i < n; i++) {
+            if (tinyLfu.get(tinyLfuCursor.next(), now) !== undefined) hits++;
+          }
+          return hits;
+        },
+      },
+    });
+    comparisons.push({ subject: tinyLfuName, baseline: lruName, metric: 'ops', min: 0.8 });
+  }
   const notes = [
     `sync, batches of ${context.settings.syncBatch} random-key hits over ${entries.toLocaleString('en-US')} keys`,
   ];
@@ -1096,11 +1119,13 @@ async function sets(context: Context): Promise<void> {
 
   const sluice = createCache({ l1: { maxEntries: entries } });
   const tier = new MemoryTier<unknown>({ maxEntries: entries });
+  const tinyLfu = new MemoryTier<unknown>({ maxEntries: entries, policy: 'tinylfu' });
   const lru = new LRUCache<string, object>({ max: entries });
   const bento = bentoL1(context, entries, true, 'bento-set');
   const bentoRaw = bentoL1(context, entries, false, 'bento-set-raw');
   const lruCursor = new KeyCursor(keys, sequence);
   const tierCursor = new KeyCursor(keys, sequence);
+  const tinyLfuCursor = new KeyCursor(keys, sequence);
   const sluiceCursor = new KeyCursor(keys, sequence);
   const bentoCursor = new KeyCursor(keys, sequence);
   const bentoRawCursor = new KeyCursor(keys, sequence);
@@ -1148,6 +1173,21 @@ async function sets(context: Context): Promise<void> {
         },
       },
       {
+        name: 'sluice MemoryTier.set, tinylfu policy',
+        expect: 'write',
+        runner: {
+          kind: 'sync-batch',
+          run: (n) => {
+            const now = Date.now();
+            const expiresAt = now + DEFAULT_TTL_MS;
+            for (let i = 0; i < n; i++) {
+              tinyLfu.set(tinyLfuCursor.next(), value, 0, now, expiresAt, expiresAt, undefined);
+            }
+            return n;
+          },
+        },
+      },
+      {
         name: 'bentocache set (memoryDriver default)',
         expect: 'write',
         runner: bentoSet(bento, bentoCursor),
@@ -1171,6 +1211,12 @@ async function sets(context: Context): Promise<void> {
     ],
     [
       { subject: 'sluice MemoryTier.set (sync tier)', baseline: 'lru-cache', metric: 'ops' },
+      {
+        subject: 'sluice MemoryTier.set, tinylfu policy',
+        baseline: 'lru-cache',
+        metric: 'ops',
+        min: 0.8,
+      },
       { subject: sluiceName, baseline: 'lru-cache', metric: 'ops' },
       { subject: sluiceName, baseline: 'bentocache set (memoryDriver default)', metric: 'ops' },
       {

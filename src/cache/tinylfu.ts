@@ -262,7 +262,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       this.listOf(slot).weight += charge - previous;
       this.charge[slot] = charge;
     }
-    this.sketch.increment(this.hash[slot] as number);
+    if (this.segment[slot] !== PROTECTED) this.sketch.increment(this.hash[slot] as number);
     this.onAccess(slot);
   }
 
