@@ -42,6 +42,7 @@ import {
 } from '../src/cache/index.js';
 import { coarseClock } from '../src/shared/clock.js';
 import { parseBenchArgs } from './args.js';
+import { headerLine, type MachineEnvironment, machineEnvironment } from './environment.js';
 
 // ------------------------------------------------------------------ harness
 
@@ -448,15 +449,7 @@ const DEFAULT_TTL_MS = 30 * 60_000;
 
 // ------------------------------------------------------------------ environment
 
-interface Environment {
-  date: string;
-  node: string;
-  v8: string;
-  cpu: string;
-  cores: number;
-  platform: string;
-  arch: string;
-  totalMemoryGb: number;
+interface Environment extends MachineEnvironment {
   redis: string;
   redisAvailable: boolean;
 }
@@ -1382,16 +1375,8 @@ export async function run(args: string[]): Promise<void> {
     : { quick, warmupMs: 200, roundMs: 180, rounds: 7, syncBatch: 1_000, asyncBatch: 200 };
   const redisUrl = redisUrlForDb(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 15);
   const redisAvailable = await pingRedis(redisUrl);
-  const cpus = os.cpus();
   const environment: Environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    platform: os.platform(),
-    arch: os.arch(),
-    totalMemoryGb: Math.round(os.totalmem() / 2 ** 30),
+    ...machineEnvironment(),
     redis: redactUrl(redisUrl),
     redisAvailable,
   };
@@ -1406,9 +1391,7 @@ export async function run(args: string[]): Promise<void> {
     groups: [],
   };
   const started = performance.now();
-  console.log(
-    `sluice bench cache-ops — ${environment.date} — Node ${environment.node} — ${environment.cpu} × ${environment.cores} cores — ${environment.platform}/${environment.arch}${quick ? ' — QUICK' : ''}`,
-  );
+  console.log(headerLine('cache-ops', environment, quick));
   console.log(
     `value: ${Buffer.byteLength(JSON.stringify(value))} B JSON (chat completion); ${settings.rounds} interleaved rounds of ${settings.roundMs} ms per contender after ${settings.warmupMs} ms warm-up; Redis ${environment.redis}${redisAvailable ? '' : ' UNREACHABLE (Redis groups skipped)'}`,
   );

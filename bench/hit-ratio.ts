@@ -23,7 +23,6 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +32,7 @@ import xzDecompress from 'xz-decompress';
 import { MemoryTier } from '../src/cache/memory-tier.js';
 import { ConfigError } from '../src/shared/errors.js';
 import { parseBenchArgs } from './args.js';
+import { headerLine, machineEnvironment } from './environment.js';
 
 // ------------------------------------------------------------------ reference figures
 
@@ -403,24 +403,14 @@ export async function run(args: string[]): Promise<void> {
 
   const dataDir = findDataDir();
   const specs = quick ? TRACES.filter((spec) => spec.name.startsWith('lirs/')) : TRACES;
-  const cpus = os.cpus();
   const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    platform: os.platform(),
-    arch: os.arch(),
-    totalMemoryGb: Math.round(os.totalmem() / 2 ** 30),
+    ...machineEnvironment(),
     lruCache: packageVersion('lru-cache'),
     xzDecompress: packageVersion('xz-decompress'),
     dataDir,
   };
   const started = performance.now();
-  console.log(
-    `sluice bench hit-ratio — ${environment.date} — Node ${environment.node} — ${environment.cpu} × ${environment.cores} cores — ${environment.platform}/${environment.arch}${quick ? ' — QUICK' : ''}`,
-  );
+  console.log(headerLine('hit-ratio', environment, quick));
   console.log(
     `traces: ${specs.length} from ${join(dataDir, 'traces')} (Caffeine simulator), capacities 5% and 20% of the distinct keys; contenders: lru-cache ${environment.lruCache} (max), Sluice MemoryTier (maxEntries) with policies ${policies.join(', ')}`,
   );
