@@ -104,7 +104,8 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
   private readonly breakerCooldownMs: number;
   private readonly commands: SluiceRedisCommands;
   private consecutiveFailures = 0;
-  private breakerOpenUntil = 0;
+  /** Redis is skipped until this time (after failures); 0 when not paused. */
+  private pausedUntil = 0;
   private clock: Clock = systemClock;
   private tagRetentionMs = DEFAULT_TAG_RETENTION_MS;
 
@@ -268,32 +269,39 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
 
   /**
    * Runs one Redis operation under the store's rules: skipped at once while the client is
-   * not connected or the breaker is open; rejected after `timeout`.
+   * not connected or Redis is paused; rejected after `timeout`. A failure pauses Redis for
+   * one `timeout` (so one cache operation waits for Redis at most once, not once per step),
+   * and `breakerFailures` failures in a row pause it for `breakerCooldown`; the first
+   * operation after a pause probes.
    */
   private run<Result>(operation: string, task: () => Promise<Result>): Promise<Result> {
     if (this.client.status !== 'ready') {
       return Promise.reject(new RedisUnavailableError(`connection is ${this.client.status}`));
     }
-    if (this.breakerOpenUntil !== 0) {
-      if (Date.now() < this.breakerOpenUntil) {
-        return Promise.reject(
-          new RedisUnavailableError('too many recent failures; retrying shortly'),
-        );
+    if (this.pausedUntil !== 0) {
+      if (Date.now() < this.pausedUntil) {
+        return Promise.reject(new RedisUnavailableError('recent failures; retrying shortly'));
       }
-      this.breakerOpenUntil = 0; // half-open: let this operation probe
+      this.pausedUntil = 0;
     }
     return new Promise<Result>((resolveRun, rejectRun) => {
+      let settled = false;
       const timer = setTimeout(() => {
+        settled = true;
         this.recordFailure();
         rejectRun(new RedisTimeoutError(operation, this.timeoutMs));
       }, this.timeoutMs);
       task().then(
         (result) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           this.consecutiveFailures = 0;
           resolveRun(result);
         },
         (error: unknown) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           this.recordFailure();
           rejectRun(
@@ -310,8 +318,10 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
   private recordFailure(): void {
     this.consecutiveFailures++;
     if (this.consecutiveFailures >= this.breakerFailures) {
-      this.breakerOpenUntil = Date.now() + this.breakerCooldownMs;
+      this.pausedUntil = Date.now() + this.breakerCooldownMs;
       this.consecutiveFailures = 0;
+    } else {
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.timeoutMs);
     }
   }
 }
