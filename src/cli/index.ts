@@ -35,7 +35,16 @@ async function main(argv: string[]): Promise<number> {
         );
         return 2;
       }
-      const module = await load();
+      let module: { run(args: string[]): Promise<void> };
+      try {
+        module = await load();
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+        console.error(
+          `the ${suite} benchmark needs Sluice's development dependencies (its baselines): run it from a clone after npm ci\n${(error as Error).message}`,
+        );
+        return 1;
+      }
       await module.run(args);
       return 0;
     }
