@@ -149,8 +149,9 @@ const GHOST_PER_ENTRY = 1;
  * an entry leaving the window is admitted to the main space (segmented LRU: probation and
  * protected) only if the frequency sketch says it is more popular than the main space's
  * victim. One-hit wonders and scans pass through the window without flushing the hot set.
- * Weighted by bytes when the tier is byte-bounded. Every operation is O(1) and allocates
- * nothing.
+ * A recently refused candidate wins near-ties; with costs known, frequency is weighted by
+ * cost (GreedyDual-style). Weighted by bytes when the tier is byte-bounded. Every operation
+ * is O(1); a hit allocates nothing (a refused admission records the key's hash).
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'tinylfu';
