@@ -23,11 +23,15 @@ describe.skipIf(!available)('two caches sharing one Redis (two processes)', () =
   const opened: Cache[] = [];
 
   /** A cache as one process would open it, on the shared prefix. */
-  async function open(prefix: string, options: { l3?: boolean } = {}): Promise<Cache> {
+  async function open(
+    prefix: string,
+    options: { l3?: boolean; leaseWait?: number } = {},
+  ): Promise<Cache> {
     const cache = createCache({
       l1: { maxEntries: 1_000 },
       l2: redisStore({ url: redisUrl(DB), prefix }),
       ...(options.l3 ? { l3: sqliteStore({ path: ':memory:' }) } : {}),
+      ...(options.leaseWait === undefined ? {} : { lease: { wait: options.leaseWait } }),
       ttl: '1m',
     });
     opened.push(cache);
@@ -106,5 +110,43 @@ describe.skipIf(!available)('two caches sharing one Redis (two processes)', () =
     expect(results.every((result) => result.computed)).toBe(true);
     const waits = first.stats().singleFlight.leaseWaits + second.stats().singleFlight.leaseWaits;
     expect(waits).toBe(1); // the losing process waited once, its other 49 callers coalesced
+  });
+
+  it('computes itself after a bounded wait when the lease holder never delivers', async () => {
+    const prefix = `dist-${randomUUID()}`;
+    const crashed = redisStore({ url: redisUrl(DB), prefix });
+    await crashed.ready();
+    // Another process took the lease and died without releasing it.
+    expect(await crashed.acquireLease('k', 60_000)).toBeTypeOf('string');
+    const cache = await open(prefix, { leaseWait: 200 });
+    const started = performance.now();
+    expect(await cache.getOrSet('k', () => 'computed here')).toBe('computed here');
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(190);
+    expect(waited).toBeLessThan(1_000);
+    expect(cache.stats().singleFlight).toMatchObject({ leaseWaits: 1, leaseWaitTimeouts: 1 });
+    await crashed.clear();
+    await crashed.close();
+  });
+
+  it('replays an invalidation made while one process was cut off from Redis', async () => {
+    const prefix = `dist-${randomUUID()}`;
+    const store = redisStore({ url: redisUrl(DB), prefix });
+    const cutOff = createCache({ l1: { maxEntries: 100 }, l2: store, ttl: '1m' });
+    opened.push(cutOff);
+    expect(await cutOff.ready()).toBe(true);
+    const other = await open(prefix);
+    await cutOff.set('k', 'old');
+    expect(await other.get('k')).toBe('old'); // now in the other process's L1
+
+    store.client.disconnect(); // only this process loses Redis
+    await expect.poll(() => store.client.status).toBe('end');
+    expect(await cutOff.delete('k')).toBe(true); // removed from this process's L1
+    expect(cutOff.stats().pendingInvalidations).toBeGreaterThan(0);
+    expect(await other.get('k')).toBe('old'); // nobody told it yet
+
+    await store.client.connect();
+    await expect.poll(() => other.get('k'), { timeout: 5_000, interval: 50 }).toBeUndefined();
+    expect(cutOff.stats().pendingInvalidations).toBe(0);
   });
 });
