@@ -556,22 +556,7 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
   const perBatchName = ttl
     ? 'sluice MemoryTier (expiry 30m, now per batch)'
     : 'sluice MemoryTier (expiresAt Infinity)';
-  contenders.push({
-    name: perBatchName,
-    expect: 'hit',
-    runner: {
-      kind: 'sync-batch',
-      run: (n) => {
-        const now = Date.now();
-        let hits = 0;
-        for (let i = 0; i < n; i++) {
-          const value = tier.get(tierCursor.next(), now);
-          if (value !== undefined) hits++;
-        }
-        return hits;
-      },
-    },
-  });
+  contenders.push({ name: perBatchName, expect: 'hit', runner: tierGetBatch(tier, tierCursor) });
   const comparisons: Comparison[] = [
     { subject: perBatchName, baseline: lruName, metric: 'ops', min: 0.9 },
   ];
@@ -579,22 +564,11 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
     // The W-TinyLFU policy (issue 3's candidate default) on the same keys.
     const tinyLfu = new MemoryTier<unknown>({ maxEntries: entries, policy: 'tinylfu' });
     for (const key of keys) tinyLfu.set(key, value, 0, now0, expiresAt, expiresAt, undefined);
-    const tinyLfuCursor = new KeyCursor(keys, sequence);
     const tinyLfuName = 'sluice MemoryTier, tinylfu policy';
     contenders.push({
       name: tinyLfuName,
       expect: 'hit',
-      runner: {
-        kind: 'sync-batch',
-        run: (n) => {
-          const now = Date.now();
-          let hits = 0;
-          for (let i = 0; i < n; i++) {
-            if (tinyLfu.get(tinyLfuCursor.next(), now) !== undefined) hits++;
-          }
-          return hits;
-        },
-      },
+      runner: tierGetBatch(tinyLfu, new KeyCursor(keys, sequence)),
     });
     comparisons.push({ subject: tinyLfuName, baseline: lruName, metric: 'ops', min: 0.8 });
   }
@@ -673,6 +647,34 @@ function bentoGetBatch(bento: Bento, cursor: KeyCursor): Runner {
         if ((await bento.get({ key: cursor.next() })) !== undefined) hits++;
       }
       return hits;
+    },
+  };
+}
+
+/** Sync hits on a MemoryTier, with `now` read once per batch. */
+function tierGetBatch(tier: MemoryTier<unknown>, cursor: KeyCursor): Runner {
+  return {
+    kind: 'sync-batch',
+    run: (n) => {
+      const now = Date.now();
+      let hits = 0;
+      for (let i = 0; i < n; i++) if (tier.get(cursor.next(), now) !== undefined) hits++;
+      return hits;
+    },
+  };
+}
+
+/** Sync writes of `value` into a MemoryTier with a 30-minute expiry. */
+function tierSetBatch(tier: MemoryTier<unknown>, cursor: KeyCursor, value: unknown): Runner {
+  return {
+    kind: 'sync-batch',
+    run: (n) => {
+      const now = Date.now();
+      const expiresAt = now + DEFAULT_TTL_MS;
+      for (let i = 0; i < n; i++) {
+        tier.set(cursor.next(), value, 0, now, expiresAt, expiresAt, undefined);
+      }
+      return n;
     },
   };
 }
@@ -1153,32 +1155,12 @@ async function sets(context: Context): Promise<void> {
       {
         name: 'sluice MemoryTier.set (sync tier)',
         expect: 'write',
-        runner: {
-          kind: 'sync-batch',
-          run: (n) => {
-            const now = Date.now();
-            const expiresAt = now + DEFAULT_TTL_MS;
-            for (let i = 0; i < n; i++) {
-              tier.set(tierCursor.next(), value, 0, now, expiresAt, expiresAt, undefined);
-            }
-            return n;
-          },
-        },
+        runner: tierSetBatch(tier, tierCursor, value),
       },
       {
         name: 'sluice MemoryTier.set, tinylfu policy',
         expect: 'write',
-        runner: {
-          kind: 'sync-batch',
-          run: (n) => {
-            const now = Date.now();
-            const expiresAt = now + DEFAULT_TTL_MS;
-            for (let i = 0; i < n; i++) {
-              tinyLfu.set(tinyLfuCursor.next(), value, 0, now, expiresAt, expiresAt, undefined);
-            }
-            return n;
-          },
-        },
+        runner: tierSetBatch(tinyLfu, tinyLfuCursor, value),
       },
       {
         name: 'bentocache set (memoryDriver default)',

@@ -1,5 +1,6 @@
 import { ConfigError } from '../shared/errors.js';
 import { type EvictionPolicy, type PolicyFactory, resolvePolicy } from './policy.js';
+import { widen } from './slot-list.js';
 
 /** A copy of one entry's fields (for inspection; the hot paths read slots directly). */
 export interface TierEntry<Value> {
@@ -291,15 +292,10 @@ export class MemoryTier<Value> {
     // One slot beyond maxEntries: an insert happens before the eviction it causes.
     const limit = Number.isFinite(this.maxEntries) ? this.maxEntries + 1 : Number.POSITIVE_INFINITY;
     const capacity = Math.min(limit, Math.max(64, this.sizeAt.length * 2));
-    const widen = (array: Float64Array) => {
-      const wider = new Float64Array(capacity);
-      wider.set(array);
-      return wider;
-    };
-    this.sizeAt = widen(this.sizeAt);
-    this.createdAtAt = widen(this.createdAtAt);
-    this.expiresAtAt = widen(this.expiresAtAt);
-    this.staleUntilAt = widen(this.staleUntilAt);
+    this.sizeAt = widen(this.sizeAt, capacity);
+    this.createdAtAt = widen(this.createdAtAt, capacity);
+    this.expiresAtAt = widen(this.expiresAtAt, capacity);
+    this.staleUntilAt = widen(this.staleUntilAt, capacity);
     this.policy.grow(capacity);
   }
 

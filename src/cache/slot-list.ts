@@ -4,6 +4,15 @@
  * and allocates nothing (the technique lru-cache uses). Several lists can share one
  * `SlotLinks` as long as a slot is in at most one of them.
  */
+type TypedArray = Int32Array | Uint8Array | Float64Array;
+
+/** A copy of `array` with room for `capacity` slots (the per-slot arrays grow this way). */
+export function widen<Array extends TypedArray>(array: Array, capacity: number): Array {
+  const wider = new (array.constructor as new (length: number) => Array)(capacity);
+  wider.set(array);
+  return wider;
+}
+
 export class SlotLinks {
   prev: Int32Array;
   next: Int32Array;
@@ -12,10 +21,6 @@ export class SlotLinks {
   constructor(capacity: number) {
     this.prev = new Int32Array(capacity);
     this.next = new Int32Array(capacity);
-  }
-
-  get capacity(): number {
-    return this.prev.length;
   }
 
   /** A new list over these links (lists hold the arrays directly: one load less per step). */
@@ -27,10 +32,8 @@ export class SlotLinks {
 
   grow(capacity: number): void {
     if (capacity <= this.prev.length) return;
-    const prev = new Int32Array(capacity);
-    const next = new Int32Array(capacity);
-    prev.set(this.prev);
-    next.set(this.next);
+    const prev = widen(this.prev, capacity);
+    const next = widen(this.next, capacity);
     this.prev = prev;
     this.next = next;
     for (const list of this.lists) {

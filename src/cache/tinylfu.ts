@@ -1,5 +1,5 @@
 import type { EvictionPolicy, PolicyBounds, PolicyFactory } from './policy.js';
-import { NONE, SlotLinks, type SlotList } from './slot-list.js';
+import { NONE, SlotLinks, type SlotList, widen } from './slot-list.js';
 
 /** 32-bit FNV-1a of a string, finished with murmur3's mixer for well-spread bits. */
 export function hashKey(key: string): number {
@@ -223,21 +223,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   grow(capacity: number): void {
     if (capacity <= this.segment.length) return;
     this.links.grow(capacity);
-    const segment = new Uint8Array(capacity);
-    segment.set(this.segment);
-    this.segment = segment;
-    const referenced = new Uint8Array(capacity);
-    referenced.set(this.referenced);
-    this.referenced = referenced;
-    const hash = new Int32Array(capacity);
-    hash.set(this.hash);
-    this.hash = hash;
-    const charge = new Float64Array(capacity);
-    charge.set(this.charge);
-    this.charge = charge;
-    const cost = new Float64Array(capacity);
-    cost.set(this.cost);
-    this.cost = cost;
+    this.segment = widen(this.segment, capacity);
+    this.referenced = widen(this.referenced, capacity);
+    this.hash = widen(this.hash, capacity);
+    this.charge = widen(this.charge, capacity);
+    this.cost = widen(this.cost, capacity);
   }
 
   add(slot: number, key: string, size: number, cost: number): void {
@@ -327,11 +317,6 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.ghostNext = 0;
     this.ghostFilled = 0;
     this.ghosts.clear();
-  }
-
-  /** Current share of the capacity held by the admission window. */
-  get windowShare(): number {
-    return this.windowMax / this.capacity;
   }
 
   /**
