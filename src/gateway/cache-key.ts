@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Body fields that do not change the answer and stay out of the key: the caller's stream
+ * options (usage is always requested upstream and filtered per caller), end-user ids and
+ * stored-completion metadata.
+ */
+const IGNORED_FIELDS = new Set(['stream_options', 'user', 'metadata', 'store', 'service_tier']);
+
+/**
+ * The cache key of a request: a SHA-256 over the tenant namespace, the resolved provider and
+ * model, and every other body field (messages, tools, tool_choice, response_format, seed,
+ * temperature, top_p, max_tokens, n, stream, and fields unknown to Sluice), serialised with
+ * sorted object keys so that key order never splits or merges entries.
+ */
+export function requestKey(
+  route: string,
+  namespace: string,
+  provider: string,
+  model: string,
+  body: Readonly<Record<string, unknown>>,
+): string {
+  const hash = createHash('sha256');
+  hash.update(`${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`);
+  const keys = Object.keys(body).sort();
+  for (const key of keys) {
+    if (key === 'model' || IGNORED_FIELDS.has(key)) continue;
+    hash.update(key);
+    hash.update('\u0000');
+    hash.update(canonicalJson(body[key]));
+    hash.update('\u0000');
+  }
+  return hash.digest('base64url');
+}
+
+/** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) text += ',';
+      text += canonicalJson(value[index]);
+    }
+    return `${text}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let text = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    if (!first) text += ',';
+    first = false;
+    text += `${JSON.stringify(key)}:${canonicalJson(member)}`;
+  }
+  return `${text}}`;
+}

@@ -1,0 +1,581 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Cache } from '../cache/index.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { Caller } from './auth.js';
+import type { CacheDirectives } from './cache-control.js';
+import { requestKey } from './cache-key.js';
+import type { ModelConfig } from './config.js';
+import { HttpError, upstreamStatusError } from './errors.js';
+import {
+  type CachedAnswer,
+  type CachedJson,
+  type CachedStream,
+  type Exchange,
+  type ExchangeRecord,
+  type Usage,
+  usageOf,
+} from './exchange.js';
+import { StreamFlight, type StreamListener } from './flight.js';
+import type { Provider, UpstreamCall, UpstreamResponse } from './provider.js';
+import { SseParser, type StreamEvent, sseFrame } from './sse.js';
+
+/** Where a requested model goes. */
+export interface Target {
+  /** The configured model name (the requested name through a wildcard). */
+  readonly model: string;
+  readonly upstreamModel: string;
+  readonly provider: Provider;
+}
+
+/** One request as the service needs it, already validated. */
+export interface CompletionRequest {
+  readonly route: 'chat' | 'embeddings';
+  readonly exchange: Exchange;
+  readonly caller: Caller;
+  /** The caller's namespace, with the `x-sluice-namespace` sub-namespace if given. */
+  readonly namespace: string;
+  readonly target: Target;
+  readonly body: Record<string, unknown>;
+  readonly directives: CacheDirectives;
+  readonly stream: boolean;
+  /** The client asked for the usage chunk (`stream_options.include_usage`). */
+  readonly includeUsage: boolean;
+}
+
+/** What the route handler sends for a JSON answer. */
+export interface JsonReply {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface CompletionServiceOptions {
+  readonly cache: Cache | undefined;
+  readonly ttlMs: number;
+  readonly metrics: GatewayMetrics;
+  readonly onRecord: ((record: ExchangeRecord) => void) | undefined;
+}
+
+/**
+ * Answers completion and embedding requests from the exact cache or the upstream, with
+ * identical concurrent requests sharing one upstream call: in this process through flights
+ * (a streaming joiner follows the live stream), across processes through the cache's
+ * single-flight lease.
+ */
+export class CompletionService {
+  readonly #cache: Cache | undefined;
+  readonly #ttlMs: number;
+  readonly #metrics: GatewayMetrics;
+  readonly #onRecord: ((record: ExchangeRecord) => void) | undefined;
+  readonly #jsonFlights = new Map<string, Promise<CachedJson>>();
+  readonly #streamFlights = new Map<string, StreamFlight>();
+
+  constructor(options: CompletionServiceOptions) {
+    this.#cache = options.cache;
+    this.#ttlMs = options.ttlMs;
+    this.#metrics = options.metrics;
+    this.#onRecord = options.onRecord;
+  }
+
+  /** In-process flights under way (for tests and the dashboard). */
+  get inFlight(): number {
+    return this.#jsonFlights.size + this.#streamFlights.size;
+  }
+
+  /** Answers a non-streaming request. Upstream errors reject with an `HttpError`. */
+  async json(request: CompletionRequest): Promise<JsonReply> {
+    const { exchange, directives } = request;
+    const cache = this.#cache;
+    if (cache === undefined || (!directives.lookup && !directives.store)) {
+      exchange.cache = 'bypass';
+      const answer = await this.#fetchJson(request);
+      this.#record(request, answer.status, answer.usage);
+      return answer;
+    }
+    const key = this.#key(request);
+    if (!directives.lookup) {
+      exchange.cache = 'bypass';
+      const answer = await this.#fetchJson(request);
+      await this.#store(request, key, answer);
+      this.#record(request, answer.status, answer.usage);
+      return answer;
+    }
+    if (directives.maxAgeMs !== undefined) {
+      const cached = await this.#read(key, directives.maxAgeMs);
+      if (cached?.kind === 'json') return this.#hit(request, cached);
+    }
+    const joined = this.#jsonFlights.get(key);
+    if (joined !== undefined) {
+      exchange.cache = 'hit';
+      const waitStart = performance.now();
+      const answer = await joined.finally(() => {
+        exchange.waitMs += performance.now() - waitStart;
+      });
+      this.#record(request, answer.status, answer.usage);
+      return answer;
+    }
+    let fetched = false;
+    const flight = (async (): Promise<CachedJson> => {
+      if (directives.maxAgeMs !== undefined) {
+        fetched = true;
+        const answer = await this.#fetchJson(request);
+        await this.#store(request, key, answer);
+        return answer;
+      }
+      const value = await cache.getOrSet<CachedAnswer>(
+        key,
+        async (context) => {
+          fetched = true;
+          const answer = await this.#fetchJson(request);
+          if (answer.usage !== undefined) context.setCost(tokensOf(answer.usage));
+          return answer;
+        },
+        this.#setOptions(request),
+      );
+      if (value.kind !== 'json') throw corrupt(key);
+      return value;
+    })();
+    this.#jsonFlights.set(key, flight);
+    try {
+      const answer = await flight;
+      exchange.cache = fetched ? 'miss' : 'hit';
+      this.#record(request, answer.status, answer.usage);
+      return answer;
+    } finally {
+      this.#jsonFlights.delete(key);
+    }
+  }
+
+  /**
+   * Answers a streaming request on `response` (already hijacked from the framework). Resolves
+   * when the response has ended; never rejects.
+   */
+  async stream(request: CompletionRequest, response: ServerResponse): Promise<void> {
+    const { exchange, directives } = request;
+    const cache = this.#cache;
+    const responder = new SseResponder(response, exchange, request.includeUsage);
+    try {
+      if (cache === undefined || !directives.lookup) {
+        exchange.cache = 'bypass';
+        const key = cache === undefined || !directives.store ? undefined : this.#key(request);
+        await this.#streamFromUpstream(request, responder, key);
+        return;
+      }
+      const key = this.#key(request);
+      const cached = await this.#read(key, directives.maxAgeMs);
+      if (cached?.kind === 'stream') {
+        exchange.cache = 'hit';
+        responder.replay(cached);
+        this.#record(request, 200, cached.usage);
+        return;
+      }
+      const joined = this.#streamFlights.get(key);
+      if (joined !== undefined) {
+        exchange.cache = 'hit';
+        const waitStart = performance.now();
+        responder.onStart = () => {
+          exchange.waitMs += performance.now() - waitStart;
+        };
+        const leave = joined.join(responder);
+        response.once('close', leave);
+        await responder.done;
+        if (responder.status === 200) this.#record(request, 200, usageOfEvents(joined.events));
+        return;
+      }
+      exchange.cache = 'miss';
+      await this.#streamFromUpstream(request, responder, key);
+    } catch (error) {
+      responder.fail(toHttpError(error));
+    }
+  }
+
+  async #streamFromUpstream(
+    request: CompletionRequest,
+    responder: SseResponder,
+    key: string | undefined,
+  ): Promise<void> {
+    const controller = new AbortController();
+    const flight = new StreamFlight(() => controller.abort());
+    const { directives, exchange } = request;
+    const shared = key !== undefined && directives.lookup;
+    if (shared) this.#streamFlights.set(key, flight);
+    const leave = flight.join(responder);
+    responder.response.once('close', leave);
+    try {
+      const cache = this.#cache;
+      if (shared && cache !== undefined && directives.maxAgeMs === undefined) {
+        // Through getOrSet, so that another process's identical stream is waited for.
+        let fetched = false;
+        const answer = await cache.getOrSet<CachedAnswer | undefined>(
+          key,
+          async (context) => {
+            fetched = true;
+            const recorded = await this.#fetchStream(request, flight, controller.signal);
+            if (recorded === undefined) context.skip();
+            else if (recorded.usage !== undefined) context.setCost(tokensOf(recorded.usage));
+            return recorded;
+          },
+          this.#setOptions(request),
+        );
+        if (!fetched && answer?.kind === 'stream') {
+          exchange.cache = 'hit';
+          flight.start();
+          for (const event of answer.events) flight.push(event);
+          flight.finish(true);
+        }
+        if (answer !== undefined) this.#record(request, 200, answer.usage);
+      } else {
+        const answer = await this.#fetchStream(request, flight, controller.signal);
+        if (answer !== undefined && key !== undefined) await this.#store(request, key, answer);
+        if (answer !== undefined) this.#record(request, 200, answer.usage);
+      }
+    } catch (error) {
+      flight.fail(toHttpError(error));
+    } finally {
+      if (shared && this.#streamFlights.get(key) === flight) this.#streamFlights.delete(key);
+      if (flight.state === 'pending') {
+        flight.fail(toHttpError(new Error('the stream ended without an answer')));
+      }
+    }
+    await responder.done;
+  }
+
+  async #fetchJson(request: CompletionRequest): Promise<CachedJson> {
+    const response = await this.#call(request, request.exchange);
+    const started = performance.now();
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw toUpstreamError(request, error);
+    } finally {
+      request.exchange.waitMs += performance.now() - started;
+    }
+    if (response.status < 200 || response.status >= 300) {
+      throw withRetryAfter(
+        upstreamStatusError(request.target.provider.name, response.status, text),
+        response,
+      );
+    }
+    const usage = usageOf(text);
+    this.#countTokens(request.target.model, usage);
+    return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
+  }
+
+  /**
+   * Runs one upstream stream into `flight`. Returns the recorded answer when the stream
+   * completed with `[DONE]`, undefined when it was cut (nothing is stored then).
+   */
+  async #fetchStream(
+    request: CompletionRequest,
+    flight: StreamFlight,
+    signal: AbortSignal,
+  ): Promise<CachedStream | undefined> {
+    let response: UpstreamResponse;
+    try {
+      response = await this.#call(request, request.exchange, signal);
+    } catch (error) {
+      flight.fail(toHttpError(error));
+      return undefined;
+    }
+    if (response.status < 200 || response.status >= 300) {
+      const text = await response.body.text().catch(() => '');
+      flight.fail(
+        withRetryAfter(
+          upstreamStatusError(request.target.provider.name, response.status, text),
+          response,
+        ),
+      );
+      return undefined;
+    }
+    const started = performance.now();
+    flight.start();
+    const parser = new SseParser();
+    let complete = false;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        for (const event of parser.push(chunk)) {
+          if (event.data === '[DONE]') complete = true;
+          else flight.push(event);
+        }
+      }
+      for (const event of parser.end()) {
+        if (event.data === '[DONE]') complete = true;
+        else flight.push(event);
+      }
+    } catch (error) {
+      flight.finish(false, toUpstreamError(request, error));
+      return undefined;
+    } finally {
+      this.#metrics.observeUpstream(
+        request.target.provider.name,
+        request.target.model,
+        response.status,
+        (performance.now() - started) / 1_000,
+      );
+    }
+    if (!complete) {
+      flight.finish(
+        false,
+        new HttpError(
+          502,
+          'upstream_error',
+          'upstream_stream_cut',
+          `provider '${request.target.provider.name}' ended the stream before [DONE]`,
+          { isRetryable: true },
+        ),
+      );
+      return undefined;
+    }
+    flight.finish(true);
+    const usage = usageOfEvents(flight.events);
+    this.#countTokens(request.target.model, usage);
+    return { kind: 'stream', events: flight.events, createdAt: Date.now(), usage };
+  }
+
+  async #call(
+    request: CompletionRequest,
+    exchange: Exchange,
+    signal?: AbortSignal,
+  ): Promise<UpstreamResponse> {
+    const { target, body } = request;
+    let upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
+    if (request.stream) {
+      const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
+      upstreamBody = { ...upstreamBody, stream_options: { ...streamOptions, include_usage: true } };
+    }
+    const call: UpstreamCall = {
+      body: JSON.stringify(upstreamBody),
+      requestId: exchange.requestId,
+      ...(signal === undefined ? {} : { signal }),
+    };
+    const started = performance.now();
+    try {
+      const response =
+        request.route === 'chat'
+          ? await target.provider.chatCompletions(call)
+          : await target.provider.embeddings(call);
+      if (!request.stream) {
+        this.#metrics.observeUpstream(
+          target.provider.name,
+          target.model,
+          response.status,
+          (performance.now() - started) / 1_000,
+        );
+      }
+      return response;
+    } finally {
+      exchange.waitMs += performance.now() - started;
+    }
+  }
+
+  #key(request: CompletionRequest): string {
+    return requestKey(
+      request.route,
+      request.namespace,
+      request.target.provider.name,
+      request.target.upstreamModel,
+      request.body,
+    );
+  }
+
+  async #read(key: string, maxAgeMs: number | undefined): Promise<CachedAnswer | undefined> {
+    const cache = this.#cache;
+    if (cache === undefined) return undefined;
+    const value = (await cache.get(key)) as CachedAnswer | undefined;
+    if (value === undefined) return undefined;
+    if (maxAgeMs !== undefined && Date.now() - value.createdAt > maxAgeMs) return undefined;
+    return value;
+  }
+
+  async #store(request: CompletionRequest, key: string, answer: CachedAnswer): Promise<void> {
+    if (this.#cache === undefined || !request.directives.store) return;
+    await this.#cache.set(key, answer, {
+      ...this.#setOptions(request),
+      ...(answer.usage === undefined ? {} : { cost: tokensOf(answer.usage) }),
+    });
+  }
+
+  #setOptions(request: CompletionRequest): { ttl: number; tags: string[] } {
+    return {
+      ttl: request.directives.ttlMs ?? this.#ttlMs,
+      tags: namespaceTags(request.caller.namespace, request.namespace),
+    };
+  }
+
+  #hit(request: CompletionRequest, answer: CachedJson): JsonReply {
+    request.exchange.cache = 'hit';
+    this.#record(request, answer.status, answer.usage);
+    return answer;
+  }
+
+  #countTokens(model: string, usage: Usage | undefined): void {
+    if (usage === undefined) return;
+    const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+    this.#metrics.countTokens(model, 'prompt', (usage.prompt_tokens ?? 0) - cached);
+    this.#metrics.countTokens(model, 'cached_prompt', cached);
+    this.#metrics.countTokens(model, 'completion', usage.completion_tokens ?? 0);
+    this.#metrics.countTokens(
+      model,
+      'reasoning',
+      usage.completion_tokens_details?.reasoning_tokens ?? 0,
+    );
+  }
+
+  #record(request: CompletionRequest, status: number, usage: Usage | undefined): void {
+    const onRecord = this.#onRecord;
+    if (onRecord === undefined) return;
+    onRecord({
+      requestId: request.exchange.requestId,
+      route: request.route,
+      caller: request.caller.name,
+      namespace: request.namespace,
+      model: request.target.model,
+      provider: request.target.provider.name,
+      status,
+      cache: request.exchange.cache,
+      usage,
+      durationMs: performance.now() - request.exchange.startedAt,
+    });
+  }
+}
+
+/** Tags every entry with its caller's namespace (and sub-namespace), for per-tenant clears. */
+export function namespaceTags(base: string, namespace: string): string[] {
+  return base === namespace ? [`ns:${base}`] : [`ns:${base}`, `ns:${namespace}`];
+}
+
+/** A cost weight for the cache's eviction policy: the tokens an answer would cost again. */
+function tokensOf(usage: Usage): number {
+  return (usage.prompt_tokens ?? 0) + 4 * (usage.completion_tokens ?? 0);
+}
+
+function usageOfEvents(events: readonly StreamEvent[]): Usage | undefined {
+  for (let index = events.length - 1; index >= 0; index--) {
+    const event = events[index];
+    if (event?.isUsage) return usageOf(event.data);
+  }
+  return undefined;
+}
+
+function corrupt(key: string): HttpError {
+  return new HttpError(
+    500,
+    'server_error',
+    'cache_entry_mismatch',
+    `cache entry ${key} has the wrong kind`,
+  );
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  return new HttpError(500, 'server_error', 'internal_error', 'internal error', { cause: error });
+}
+
+function toUpstreamError(request: CompletionRequest, error: unknown): HttpError {
+  const provider = request.target.provider as Provider & {
+    transportError?(error: unknown): HttpError;
+  };
+  if (provider.transportError !== undefined) return provider.transportError(error);
+  return toHttpError(error);
+}
+
+function withRetryAfter(error: HttpError, response: UpstreamResponse): HttpError {
+  const retryAfter = response.headers['retry-after'];
+  if (typeof retryAfter !== 'string' || !/^\d{1,6}$/.test(retryAfter)) return error;
+  return new HttpError(error.status, error.type, error.code, error.message, {
+    param: error.param,
+    isRetryable: error.isRetryable,
+    headers: { 'retry-after': retryAfter },
+  });
+}
+
+/** Writes one stream (live or replayed) to a client as SSE. */
+class SseResponder implements StreamListener {
+  readonly response: ServerResponse;
+  readonly done: Promise<void>;
+  status = 0;
+  onStart: (() => void) | undefined;
+  readonly #exchange: Exchange;
+  readonly #includeUsage: boolean;
+  #resolve!: () => void;
+
+  constructor(response: ServerResponse, exchange: Exchange, includeUsage: boolean) {
+    this.response = response;
+    this.#exchange = exchange;
+    this.#includeUsage = includeUsage;
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  start(): void {
+    if (this.status !== 0) return;
+    this.onStart?.();
+    this.status = 200;
+    this.#writeHead(200, 'text/event-stream; charset=utf-8');
+  }
+
+  event(event: StreamEvent): void {
+    if (event.isUsage && !this.#includeUsage) return;
+    if (!this.response.writableEnded) this.response.write(sseFrame(event.data));
+  }
+
+  end(complete: boolean, error?: HttpError): void {
+    if (!this.response.writableEnded) {
+      // A cut stream ends with an error event, never with a fake [DONE].
+      this.response.end(
+        complete ? 'data: [DONE]\n\n' : sseFrame(JSON.stringify((error ?? cutError()).toBody())),
+      );
+    }
+    this.#resolve();
+  }
+
+  fail(error: HttpError): void {
+    if (this.status !== 0) {
+      this.end(false, error);
+      return;
+    }
+    this.status = error.status;
+    if (!this.response.headersSent && !this.response.writableEnded) {
+      this.#writeHead(error.status, 'application/json; charset=utf-8', error.headers);
+      this.response.end(JSON.stringify(error.toBody()));
+    }
+    this.#resolve();
+  }
+
+  replay(answer: CachedStream): void {
+    this.start();
+    for (const event of answer.events) this.event(event);
+    this.end(true);
+  }
+
+  #writeHead(
+    status: number,
+    contentType: string,
+    extra: Readonly<Record<string, string>> = {},
+  ): void {
+    const response = this.response;
+    if (response.headersSent) return;
+    const exchange = this.#exchange;
+    response.statusCode = status;
+    response.setHeader('content-type', contentType);
+    if (status === 200) response.setHeader('cache-control', 'no-cache');
+    response.setHeader('x-request-id', exchange.requestId);
+    response.setHeader('x-sluice-cache', exchange.cache);
+    response.setHeader('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
+    for (const [name, value] of Object.entries(extra)) response.setHeader(name, value);
+    response.flushHeaders();
+  }
+}
+
+function cutError(): HttpError {
+  return new HttpError(502, 'upstream_error', 'upstream_stream_cut', 'the upstream stream was cut');
+}
+
+/** Milliseconds spent in Sluice so far: elapsed time minus time waiting on upstreams. */
+export function overheadMs(exchange: Exchange): number {
+  return Math.max(0, performance.now() - exchange.startedAt - exchange.waitMs);
+}
+
+export type { ModelConfig };

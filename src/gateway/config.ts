@@ -1,0 +1,414 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseBytes } from '../shared/bytes.js';
+import { parseDuration } from '../shared/duration.js';
+import { ConfigError } from '../shared/errors.js';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const name = z
+  .string()
+  .regex(
+    NAME_PATTERN,
+    'a name of 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
+const duration = z.union([z.number().nonnegative(), z.string()]);
+const byteSize = z.union([z.number().int().nonnegative(), z.string()]);
+
+const providerSchema = z.strictObject({
+  name,
+  type: z.literal('openai-compatible'),
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  apiKey: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeout: duration.optional(),
+  connections: z.number().int().positive().max(1024).optional(),
+});
+
+const modelSchema = z.strictObject({
+  name: z.string().min(1).max(256),
+  provider: name,
+  upstreamModel: z.string().min(1).max(256).optional(),
+});
+
+const keySchema = z.strictObject({
+  name,
+  key: z.string().min(16, 'a key of at least 16 characters'),
+  models: z.array(z.string().min(1)).optional(),
+  namespace: name.optional(),
+});
+
+const fileSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      bodyLimit: byteSize.optional(),
+      shutdownTimeout: duration.optional(),
+      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    })
+    .optional(),
+  store: z
+    .strictObject({
+      sqlite: z.union([z.string().min(1), z.literal(false)]).optional(),
+      redis: z.string().min(1).optional(),
+      prefix: z.string().optional(),
+    })
+    .optional(),
+  providers: z.array(providerSchema).min(1),
+  models: z.array(modelSchema).min(1),
+  keys: z.array(keySchema).optional(),
+  admin: z.strictObject({ key: z.string().min(16, 'a key of at least 16 characters') }).optional(),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      ttl: duration.optional(),
+      maxEntries: z.number().int().positive().optional(),
+      maxBytes: byteSize.optional(),
+      maxEntryBytes: byteSize.optional(),
+      sharedNamespace: name.optional(),
+    })
+    .optional(),
+});
+
+/** A configuration file as written (before defaults). See docs/configuration.md. */
+export type GatewayConfigFile = z.input<typeof fileSchema>;
+
+export interface ProviderConfig {
+  readonly name: string;
+  readonly type: 'openai-compatible';
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Milliseconds to wait for response headers, and between body chunks. */
+  readonly timeoutMs: number;
+  /** Most concurrent connections to this provider. */
+  readonly connections: number;
+}
+
+export interface ModelConfig {
+  /** The name clients ask for; `'*'` passes any name through to the provider. */
+  readonly name: string;
+  readonly provider: string;
+  /** The name sent upstream; defaults to `name` (or the requested name for `'*'`). */
+  readonly upstreamModel: string | undefined;
+}
+
+export interface KeyConfig {
+  readonly name: string;
+  readonly key: string;
+  /** Models this key may use; every model when absent. */
+  readonly models: readonly string[] | undefined;
+  /** Cache namespace; keys sharing a namespace share cached answers. @default the key's name */
+  readonly namespace: string;
+}
+
+/** A validated configuration with every default applied. */
+export interface GatewayConfig {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimit: number;
+    readonly shutdownTimeoutMs: number;
+    readonly logLevel: string;
+  };
+  readonly store: {
+    readonly sqlite: string | false;
+    readonly redis: string | undefined;
+    readonly prefix: string;
+  };
+  readonly providers: readonly ProviderConfig[];
+  readonly models: readonly ModelConfig[];
+  readonly keys: readonly KeyConfig[];
+  readonly admin: { readonly key: string } | undefined;
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly ttlMs: number;
+    readonly maxEntries: number;
+    readonly maxBytes: number;
+    readonly maxEntryBytes: number;
+    /** When set, every key's cache namespace is this one (tenants share answers). */
+    readonly sharedNamespace: string | undefined;
+  };
+  /** Where the configuration came from, for the start-up log. */
+  readonly source: string;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8787,
+  bodyLimit: 4 * 1024 * 1024,
+  shutdownTimeoutMs: 10_000,
+  logLevel: 'info',
+  sqlite: './.sluice/sluice.db',
+  prefix: 'sluice',
+  providerTimeoutMs: 60_000,
+  providerConnections: 64,
+  cacheTtlMs: 3_600_000,
+  cacheMaxEntries: 10_000,
+  cacheMaxBytes: 64 * 1024 * 1024,
+  cacheMaxEntryBytes: 4 * 1024 * 1024,
+} as const;
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Loads a configuration: the file given (YAML or JSON), else `SLUICE_CONFIG`, else a
+ * single-provider configuration from `OPENAI_API_KEY` and `OPENAI_BASE_URL`. Every problem is a
+ * `ConfigError` naming the field and what was expected.
+ */
+export function loadConfig(path?: string, environment: Environment = process.env): GatewayConfig {
+  const file = path ?? environment.SLUICE_CONFIG;
+  if (file === undefined || file === '') return configFromEnvironment(environment);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read the configuration file ${file}: ${(error as Error).message}`,
+    );
+  }
+  // Variables are swapped for inert placeholders before parsing: `${X}` inside a YAML flow
+  // mapping would otherwise read as braces, and a secret's characters must never change the
+  // structure of the file. Placeholders are resolved in the parsed strings, by field path.
+  const { text: prepared, variables } = protectVariables(text);
+  let raw: unknown;
+  try {
+    raw = extname(file).toLowerCase() === '.json' ? JSON.parse(prepared) : parseYaml(prepared);
+  } catch (error) {
+    throw new ConfigError(
+      `${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
+  }
+  return resolveConfig(interpolate(raw, environment, [], variables), file);
+}
+
+/** The configuration used when no file is given: OpenAI (or `OPENAI_BASE_URL`) with any model name. */
+export function configFromEnvironment(environment: Environment): GatewayConfig {
+  const apiKey = environment.OPENAI_API_KEY;
+  if (apiKey === undefined || apiKey === '') {
+    throw new ConfigError(
+      'no configuration: pass --config FILE, set SLUICE_CONFIG, or set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) for a single-provider gateway',
+    );
+  }
+  return resolveConfig(
+    {
+      providers: [
+        {
+          name: 'openai',
+          type: 'openai-compatible',
+          baseUrl: environment.OPENAI_BASE_URL || 'https://api.openai.com/v1',
+          apiKey,
+        },
+      ],
+      models: [{ name: '*', provider: 'openai' }],
+    },
+    'environment (OPENAI_API_KEY)',
+  );
+}
+
+/** Validates a parsed configuration object and applies defaults. */
+export function resolveConfig(raw: unknown, source = 'configuration'): GatewayConfig {
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    );
+    throw new ConfigError(`invalid configuration in ${source}:\n${lines.join('\n')}`);
+  }
+  const file = parsed.data;
+  const at = (field: string) => `${source}: ${field}`;
+
+  const providers = file.providers.map(
+    (provider, index): ProviderConfig => ({
+      name: provider.name,
+      type: provider.type,
+      baseUrl: provider.baseUrl.replace(/\/+$/, ''),
+      apiKey: provider.apiKey === '' ? undefined : provider.apiKey,
+      headers: provider.headers ?? {},
+      timeoutMs:
+        provider.timeout === undefined
+          ? DEFAULTS.providerTimeoutMs
+          : parseDuration(provider.timeout, at(`providers.${index}.timeout`)),
+      connections: provider.connections ?? DEFAULTS.providerConnections,
+    }),
+  );
+  unique(
+    providers.map((provider) => provider.name),
+    at('providers'),
+    'provider name',
+  );
+  const providerNames = new Set(providers.map((provider) => provider.name));
+
+  const models = file.models.map((model, index): ModelConfig => {
+    if (!providerNames.has(model.provider)) {
+      throw new ConfigError(
+        `${at(`models.${index}.provider`)}: unknown provider '${model.provider}'; expected one of ${[...providerNames].join(', ')}`,
+      );
+    }
+    return { name: model.name, provider: model.provider, upstreamModel: model.upstreamModel };
+  });
+  unique(
+    models.map((model) => model.name),
+    at('models'),
+    'model name',
+  );
+
+  const keys = (file.keys ?? []).map(
+    (key): KeyConfig => ({
+      name: key.name,
+      key: key.key,
+      models: key.models,
+      namespace: file.cache?.sharedNamespace ?? key.namespace ?? key.name,
+    }),
+  );
+  unique(
+    keys.map((key) => key.name),
+    at('keys'),
+    'key name',
+  );
+  unique(
+    keys.map((key) => key.key),
+    at('keys'),
+    'key value',
+  );
+
+  const host = file.server?.host ?? DEFAULTS.host;
+  if (keys.length === 0 && !LOOPBACK_HOSTS.has(host)) {
+    throw new ConfigError(
+      `${at('server.host')}: with no keys configured the gateway runs open and binds loopback only; configure keys to listen on ${host}`,
+    );
+  }
+  const cache = file.cache ?? {};
+  const config: GatewayConfig = {
+    server: {
+      host,
+      port: file.server?.port ?? DEFAULTS.port,
+      bodyLimit:
+        file.server?.bodyLimit === undefined
+          ? DEFAULTS.bodyLimit
+          : parseBytes(file.server.bodyLimit, at('server.bodyLimit')),
+      shutdownTimeoutMs:
+        file.server?.shutdownTimeout === undefined
+          ? DEFAULTS.shutdownTimeoutMs
+          : parseDuration(file.server.shutdownTimeout, at('server.shutdownTimeout')),
+      logLevel: file.server?.logLevel ?? DEFAULTS.logLevel,
+    },
+    store: {
+      sqlite: file.store?.sqlite ?? DEFAULTS.sqlite,
+      redis: file.store?.redis,
+      prefix: file.store?.prefix ?? DEFAULTS.prefix,
+    },
+    providers,
+    models,
+    keys,
+    admin: file.admin,
+    cache: {
+      enabled: cache.enabled ?? true,
+      ttlMs:
+        cache.ttl === undefined ? DEFAULTS.cacheTtlMs : parseDuration(cache.ttl, at('cache.ttl')),
+      maxEntries: cache.maxEntries ?? DEFAULTS.cacheMaxEntries,
+      maxBytes:
+        cache.maxBytes === undefined
+          ? DEFAULTS.cacheMaxBytes
+          : parseBytes(cache.maxBytes, at('cache.maxBytes')),
+      maxEntryBytes:
+        cache.maxEntryBytes === undefined
+          ? DEFAULTS.cacheMaxEntryBytes
+          : parseBytes(cache.maxEntryBytes, at('cache.maxEntryBytes')),
+      sharedNamespace: cache.sharedNamespace,
+    },
+    source,
+  };
+  resolved.add(config);
+  return config;
+}
+
+const resolved = new WeakSet<GatewayConfig>();
+
+/** True for a configuration produced by `resolveConfig` or `loadConfig`. */
+export function isResolvedConfig(value: unknown): value is GatewayConfig {
+  return typeof value === 'object' && value !== null && resolved.has(value as GatewayConfig);
+}
+
+function unique(values: readonly string[], field: string, what: string): void {
+  const seen = new Set<string>();
+  for (const value of values) {
+    if (seen.has(value)) {
+      // Never echo a key value back: it is a secret.
+      const shown = what === 'key value' ? '(a key value)' : `'${value}'`;
+      throw new ConfigError(`${field}: duplicate ${what} ${shown}`);
+    }
+    seen.add(value);
+  }
+}
+
+const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+interface Variable {
+  readonly name: string;
+  readonly fallback: string | undefined;
+}
+
+/** Replaces every `${NAME}` / `${NAME:-default}` in a file's text with a placeholder. */
+function protectVariables(text: string): { text: string; variables: Variable[] } {
+  const variables: Variable[] = [];
+  const nonce = randomBytes(6).toString('hex');
+  const protectedText = text.replace(VARIABLE, (_match, name: string, fallback?: string) => {
+    variables.push({ name, fallback });
+    return `sluice-env-${nonce}-${variables.length - 1}-`;
+  });
+  return { text: protectedText, variables };
+}
+
+const PLACEHOLDER = /sluice-env-[0-9a-f]{12}-(\d+)-/g;
+
+/**
+ * Resolves variables in every string of a parsed configuration: placeholders left by
+ * `protectVariables`, or `${NAME}` written directly (configuration objects built in code).
+ * An unset variable without a default is an error naming the variable and the field.
+ */
+export function interpolate(
+  value: unknown,
+  environment: Environment,
+  path: string[],
+  variables: readonly Variable[] = [],
+): unknown {
+  if (typeof value === 'string') {
+    const resolve = (name: string, fallback: string | undefined): string => {
+      const found = environment[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(
+        `${path.join('.') || '(root)'}: environment variable ${name} is not set (write \${${name}:-default} for an optional one)`,
+      );
+    };
+    return value
+      .replace(PLACEHOLDER, (match, index: string) => {
+        const variable = variables[Number(index)];
+        return variable === undefined ? match : resolve(variable.name, variable.fallback);
+      })
+      .replace(VARIABLE, (_match, name: string, fallback?: string) => resolve(name, fallback));
+  }
+  if (Array.isArray(value)) {
+    return value.map((item, index) =>
+      interpolate(item, environment, [...path, String(index)], variables),
+    );
+  }
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      result[key] = interpolate(item, environment, [...path, key], variables);
+    }
+    return result;
+  }
+  return value;
+}
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host);
+}

@@ -1,0 +1,72 @@
+import type { Caller } from './auth.js';
+import type { StreamEvent } from './sse.js';
+
+/** Token counts as OpenAI-compatible upstreams report them. */
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
+
+/** What the gateway caches for a JSON answer: the upstream's body, byte for byte. */
+export interface CachedJson {
+  readonly kind: 'json';
+  readonly status: number;
+  readonly body: string;
+  /** Epoch milliseconds when the upstream answered. */
+  readonly createdAt: number;
+  readonly usage: Usage | undefined;
+}
+
+/** What the gateway caches for a stream: every data event, replayed in order. */
+export interface CachedStream {
+  readonly kind: 'stream';
+  readonly events: readonly StreamEvent[];
+  readonly createdAt: number;
+  readonly usage: Usage | undefined;
+}
+
+export type CachedAnswer = CachedJson | CachedStream;
+
+/** `hit`: answered from the cache; `miss`: fetched (and stored); `bypass`: the cache was not consulted. */
+export type CacheResult = 'hit' | 'miss' | 'bypass';
+
+/** The per-request state the gateway keeps from the first byte to the last. */
+export interface Exchange {
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly startedAt: number;
+  caller: Caller | undefined;
+  route: string;
+  model: string;
+  cache: CacheResult;
+  /** Milliseconds spent waiting on an upstream or on another request's upstream call. */
+  waitMs: number;
+}
+
+/** Reported once per completed model call, for cost tracking and logs. */
+export interface ExchangeRecord {
+  readonly requestId: string;
+  readonly route: string;
+  readonly caller: string;
+  readonly namespace: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly status: number;
+  readonly cache: CacheResult;
+  /** For a hit, the usage of the answer it replayed: what the hit avoided paying for. */
+  readonly usage: Usage | undefined;
+  readonly durationMs: number;
+}
+
+/** Extracts `usage` from an upstream JSON body; undefined if absent or unparsable. */
+export function usageOf(body: string): Usage | undefined {
+  try {
+    const usage = (JSON.parse(body) as { usage?: unknown }).usage;
+    return usage !== null && typeof usage === 'object' ? (usage as Usage) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,28 @@
+import type { Readable } from 'node:stream';
+
+/** What an upstream answered: status, headers, and a body not yet read. */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Must be consumed or destroyed. */
+  readonly body: Readable & { text(): Promise<string> };
+}
+
+/** A call to make upstream. `body` is already serialised JSON. */
+export interface UpstreamCall {
+  readonly body: string;
+  readonly signal?: AbortSignal;
+  /** The gateway's request id, forwarded as `x-request-id`. */
+  readonly requestId?: string;
+}
+
+/**
+ * An upstream LLM API. Transport failures reject with an `HttpError` (502 unreachable, 504
+ * timeout) whose `isRetryable` is set; any HTTP status resolves.
+ */
+export interface Provider {
+  readonly name: string;
+  chatCompletions(call: UpstreamCall): Promise<UpstreamResponse>;
+  embeddings(call: UpstreamCall): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}

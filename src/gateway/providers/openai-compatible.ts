@@ -1,0 +1,83 @@
+import { Pool } from 'undici';
+import type { ProviderConfig } from '../config.js';
+import { HttpError, upstreamTimeout, upstreamUnreachable } from '../errors.js';
+import type { Provider, UpstreamCall, UpstreamResponse } from '../provider.js';
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/**
+ * Any API that speaks OpenAI's chat completions and embeddings: OpenAI, vLLM, Ollama, Groq,
+ * Together, OpenRouter, LM Studio... One keep-alive pool per provider, bounded by
+ * `connections`.
+ */
+export class OpenAICompatibleProvider implements Provider {
+  readonly name: string;
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+
+  constructor(config: ProviderConfig) {
+    this.name = config.name;
+    const url = new URL(config.baseUrl);
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#timeoutMs = config.timeoutMs;
+    this.#pool = new Pool(url.origin, {
+      connections: config.connections,
+      keepAliveTimeout: 10_000,
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      connect: { timeout: Math.min(config.timeoutMs, 10_000) },
+    });
+    this.#headers = { ...config.headers, 'content-type': 'application/json' };
+    if (config.apiKey !== undefined) this.#headers.authorization = `Bearer ${config.apiKey}`;
+  }
+
+  chatCompletions(call: UpstreamCall): Promise<UpstreamResponse> {
+    return this.#post('/chat/completions', call);
+  }
+
+  embeddings(call: UpstreamCall): Promise<UpstreamResponse> {
+    return this.#post('/embeddings', call);
+  }
+
+  async #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+    const headers =
+      call.requestId === undefined
+        ? this.#headers
+        : { ...this.#headers, 'x-request-id': call.requestId };
+    try {
+      const response = await this.#pool.request({
+        method: 'POST',
+        path: this.#basePath + path,
+        headers,
+        body: call.body,
+        signal: call.signal,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      throw this.transportError(error);
+    }
+  }
+
+  /** Maps an undici or socket failure to the gateway's 502/504. */
+  transportError(error: unknown): HttpError {
+    if (error instanceof HttpError) return error;
+    const code = (error as { code?: string }).code ?? '';
+    if (TIMEOUT_CODES.has(code)) return upstreamTimeout(this.name, this.#timeoutMs, error);
+    return upstreamUnreachable(this.name, error);
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+export function openAICompatibleProvider(config: ProviderConfig): OpenAICompatibleProvider {
+  return new OpenAICompatibleProvider(config);
+}

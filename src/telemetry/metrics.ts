@@ -1,0 +1,149 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds; from 0.1 ms (a cache hit) to 2 min (a long generation). */
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  30, 60, 120,
+];
+/** Seconds; Sluice's own time per request is expected well under a millisecond. */
+const OVERHEAD_BUCKETS = [
+  0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.002, 0.005, 0.01, 0.05,
+];
+
+/**
+ * Label values seen from clients (model names through a wildcard route) are capped, so a
+ * client cannot grow the metrics without bound; past the cap they are reported as `other`.
+ */
+export class LabelLimiter {
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  label(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.#max) return 'other';
+    this.#seen.add(value);
+    return value;
+  }
+}
+
+export interface RequestObservation {
+  route: string;
+  model: string;
+  status: number;
+  cache: string;
+  /** Whole request, seconds. */
+  durationSeconds: number;
+  /** Time spent in Sluice (excluding the upstream), seconds. */
+  overheadSeconds: number;
+}
+
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+}
+
+/** The gateway's Prometheus metrics, in a registry of their own (nothing global). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'model' | 'status' | 'cache'>;
+  readonly #duration: Histogram<'route' | 'model' | 'status' | 'cache'>;
+  readonly #upstream: Histogram<'provider' | 'model' | 'status'>;
+  readonly #overhead: Histogram<'route' | 'cache'>;
+  readonly #tokens: Counter<'model' | 'kind'>;
+  readonly #models = new LabelLimiter(200);
+
+  constructor(cacheCounters?: () => CacheCounters) {
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'sluice_requests_total',
+      help: 'Requests answered, by route, model, HTTP status and cache result',
+      labelNames: ['route', 'model', 'status', 'cache'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'sluice_request_duration_seconds',
+      help: 'Time from request to the end of the response',
+      labelNames: ['route', 'model', 'status', 'cache'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstream = new Histogram({
+      name: 'sluice_upstream_duration_seconds',
+      help: 'Time an upstream call took, to the end of its body',
+      labelNames: ['provider', 'model', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#overhead = new Histogram({
+      name: 'sluice_overhead_seconds',
+      help: 'Time spent in Sluice per request, excluding the upstream',
+      labelNames: ['route', 'cache'],
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.#tokens = new Counter({
+      name: 'sluice_tokens_total',
+      help: 'Tokens reported by upstreams, by kind (prompt, completion, cached_prompt, reasoning)',
+      labelNames: ['model', 'kind'],
+      registers,
+    });
+    if (cacheCounters !== undefined) {
+      const read = cacheCounters;
+      for (const [name, help, field] of [
+        ['sluice_cache_hits', 'Response cache hits (all tiers)', 'hits'],
+        ['sluice_cache_misses', 'Response cache misses', 'misses'],
+      ] as const) {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(read()[field]);
+          },
+        });
+      }
+    }
+  }
+
+  modelLabel(model: string): string {
+    return this.#models.label(model);
+  }
+
+  observeRequest(observation: RequestObservation): void {
+    const labels = {
+      route: observation.route,
+      model: this.#models.label(observation.model),
+      status: String(observation.status),
+      cache: observation.cache,
+    };
+    this.#requests.inc(labels);
+    this.#duration.observe(labels, observation.durationSeconds);
+    this.#overhead.observe(
+      { route: observation.route, cache: observation.cache },
+      observation.overheadSeconds,
+    );
+  }
+
+  observeUpstream(provider: string, model: string, status: number, seconds: number): void {
+    this.#upstream.observe(
+      { provider, model: this.#models.label(model), status: String(status) },
+      seconds,
+    );
+  }
+
+  countTokens(model: string, kind: string, tokens: number): void {
+    if (tokens > 0) this.#tokens.inc({ model: this.#models.label(model), kind }, tokens);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
