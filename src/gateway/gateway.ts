@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import { type Cache, createCache, redisStore, sqliteStore } from '../cache/index.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
@@ -99,7 +100,7 @@ export function createGateway(
 
   const app = Fastify({
     logger: loggerOptions(options.logger, config.server.logLevel),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -107,6 +108,7 @@ export function createGateway(
   });
   app.decorateRequest('exchange', null as unknown as Exchange);
   // Bodies sent without (or with another) content type are still read as JSON.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -299,15 +301,24 @@ export function createGateway(
     },
     close() {
       closing ??= (async () => {
+        const deadlineAt = Date.now() + config.server.shutdownTimeoutMs;
         const deadline = setTimeout(() => {
           app.server.closeAllConnections();
         }, config.server.shutdownTimeoutMs);
+        // A keep-alive connection whose last request ends during the drain is closed as soon
+        // as it is idle, not at its keep-alive timeout.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
         deadline.unref();
+        sweep.unref();
         try {
           await app.close();
         } finally {
           clearTimeout(deadline);
-          await Promise.allSettled([...providers.values()].map((provider) => provider.close()));
+          clearInterval(sweep);
+          const graceMs = Math.max(0, deadlineAt - Date.now());
+          await Promise.allSettled(
+            [...providers.values()].map((provider) => provider.close(graceMs)),
+          );
           if (ownsCache) await cache?.close();
         }
       })();

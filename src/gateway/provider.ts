@@ -24,5 +24,6 @@ export interface Provider {
   readonly name: string;
   chatCompletions(call: UpstreamCall): Promise<UpstreamResponse>;
   embeddings(call: UpstreamCall): Promise<UpstreamResponse>;
-  close(): Promise<void>;
+  /** Closes connections once pending calls finish; calls still pending after `graceMs` are aborted. */
+  close(graceMs?: number): Promise<void>;
 }

@@ -73,8 +73,16 @@ export class OpenAICompatibleProvider implements Provider {
     return upstreamUnreachable(this.name, error);
   }
 
-  close(): Promise<void> {
-    return this.#pool.close();
+  async close(graceMs = 0): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.#pool.close().then(() => true);
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const closed = await Promise.race([graceful, expired]);
+    clearTimeout(timer);
+    // Calls still pending past the grace period are aborted.
+    if (!closed) await this.#pool.destroy();
   }
 }
 

@@ -1,0 +1,6 @@
+export {
+  type CacheCounters,
+  GatewayMetrics,
+  LabelLimiter,
+  type RequestObservation,
+} from './metrics.js';
