@@ -4,7 +4,16 @@ import { SluiceError } from '../shared/errors.js';
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
-  demo                      Two processes share a Redis-backed tiered cache: hit ratios,
+  serve [--config FILE] [--host H] [--port N]
+                            Run the OpenAI-compatible gateway (config: FILE, SLUICE_CONFIG,
+                            or OPENAI_API_KEY/OPENAI_BASE_URL for one provider)
+  mock-provider [--port N] [--ttft MS] [--token-ms MS] [--error-429-rate R]
+                [--error-500-rate R] [--timeout-rate R] [--cut-rate R] [--seed N]
+                            An OpenAI-compatible upstream for tests, demos and benchmarks
+  demo [--sessions N] [--concurrency N] [--ttft-ms MS] [--token-ms MS]
+                            Replay an agent workload straight to a mock upstream and through
+                            the gateway; print requests, hit ratio, calls avoided, latency
+  demo cache                Two processes share a Redis-backed tiered cache: hit ratios,
                             cross-process single-flight, invalidation latency, L3 restarts
   bench <suite> [--json F]  Run a benchmark suite and print a table:
                             cache-ops   throughput and latency vs lru-cache, bentocache
@@ -21,9 +30,24 @@ const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'serve': {
+      const { runServe } = await import('./serve.js');
+      await runServe(rest);
+      return 0;
+    }
+    case 'mock-provider': {
+      const { runMockProvider } = await import('../mock-provider/cli.js');
+      await runMockProvider(rest);
+      return 0;
+    }
     case 'demo': {
-      const { runDemo } = await import('./demo.js');
-      await runDemo(rest);
+      if (rest[0] === 'cache') {
+        const { runDemo } = await import('./demo.js');
+        await runDemo(rest.slice(1));
+        return 0;
+      }
+      const { runGatewayDemo } = await import('./gateway-demo.js');
+      await runGatewayDemo(rest);
       return 0;
     }
     case 'bench': {
@@ -64,9 +88,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    const code = (error as { code?: unknown }).code;
     const message =
-      error instanceof SluiceError ? `${error.code}: ${error.message}` : (error as Error).stack;
+      error instanceof SluiceError
+        ? `${error.code}: ${error.message}`
+        : typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')
+          ? `${(error as Error).message}\n\n${USAGE}`
+          : (error as Error).stack;
     console.error(message);
-    process.exitCode = 1;
+    process.exitCode = typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
   },
 );

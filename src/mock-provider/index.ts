@@ -1,0 +1,9 @@
+export { runMockProvider } from './cli.js';
+export {
+  createMockProvider,
+  type MockFault,
+  type MockProvider,
+  type MockProviderOptions,
+  type MockProviderSettings,
+  type MockProviderStats,
+} from './server.js';

@@ -1,0 +1,42 @@
+/** FNV-1a offset basis: the starting state of {@link hashText}. */
+export const HASH_START = 0x811c9dc5;
+
+/**
+ * 32-bit FNV-1a over a string's UTF-16 code units. Pass the previous result as `hash` to fold
+ * several strings into one hash without concatenating them.
+ */
+export function hashText(text: string, hash: number = HASH_START): number {
+  let state = hash >>> 0;
+  for (let index = 0; index < text.length; index++) {
+    state ^= text.charCodeAt(index);
+    state = Math.imul(state, 0x01000193);
+  }
+  return state >>> 0;
+}
+
+/** Mixes a small integer into a hash, e.g. a choice index, so each index gets its own stream. */
+export function mixHash(hash: number, value: number): number {
+  let state = (hash ^ Math.imul(value + 1, 0x9e3779b1)) >>> 0;
+  state = Math.imul(state ^ (state >>> 16), 0x85ebca6b);
+  state = Math.imul(state ^ (state >>> 13), 0xc2b2ae35);
+  return (state ^ (state >>> 16)) >>> 0;
+}
+
+/** A seeded pseudo-random generator returning floats in [0, 1). */
+export type Random = () => number;
+
+/** mulberry32: a tiny, fast, seeded generator; the same seed always gives the same sequence. */
+export function createRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), state | 1);
+    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** An integer in [0, bound) drawn from `random`. */
+export function randomBelow(random: Random, bound: number): number {
+  return Math.floor(random() * bound);
+}
