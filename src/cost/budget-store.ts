@@ -457,6 +457,22 @@ export class RedisBudgetStore implements BudgetStore {
     );
   }
 
+  /** Resolves true once the connection is up, false after `timeoutMs`. */
+  waitReady(timeoutMs: number): Promise<boolean> {
+    const client = this.#client;
+    if (client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      client.on('ready', onReady);
+    });
+  }
+
   /** Removes this budget's state (tests, admin resets). */
   async clear(slots: readonly BudgetSlot[]): Promise<void> {
     const keys = this.#keys(slots);

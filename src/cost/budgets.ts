@@ -350,6 +350,14 @@ export class Budgets {
   }
 
   async #restore(): Promise<void> {
+    const store = this.#store;
+    if (store instanceof RedisBudgetStore && !(await store.waitReady(5_000))) {
+      this.#log(
+        'warn',
+        'Redis is not reachable: budgets use this process’s own accounting until it is',
+        {},
+      );
+    }
     const ledger = this.#ledger;
     if (ledger === undefined) return;
     const now = this.#clock.now();

@@ -10,9 +10,11 @@ export interface Caller {
   readonly namespace: string;
   /** Models this caller may use; every model when undefined. */
   readonly models: ReadonlySet<string> | undefined;
+  /** The key's tags, for `tag:` budgets. */
+  readonly tags: readonly string[];
 }
 
-const ANONYMOUS: Caller = { name: 'anonymous', namespace: 'default', models: undefined };
+const ANONYMOUS: Caller = { name: 'anonymous', namespace: 'default', models: undefined, tags: [] };
 
 function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
@@ -33,6 +35,7 @@ export class KeyRing {
         name: key.name,
         namespace: key.namespace,
         models: key.models === undefined ? undefined : new Set(key.models),
+        tags: key.tags,
       },
     }));
   }

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Cache } from '../cache/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { Accounting } from './accounting.js';
 import type { Caller } from './auth.js';
 import type { CacheDirectives } from './cache-control.js';
 import { requestKey } from './cache-key.js';
@@ -12,7 +13,6 @@ import {
   type CachedJson,
   type CachedStream,
   type Exchange,
-  type ExchangeRecord,
   type Usage,
   usageOf,
 } from './exchange.js';
@@ -41,6 +41,8 @@ export interface CompletionRequest {
   readonly stream: boolean;
   /** The client asked for the usage chunk (`stream_options.include_usage`). */
   readonly includeUsage: boolean;
+  /** From `x-sluice-priority`; low-priority work is deferred first when a budget runs low. */
+  readonly priority: 'low' | 'normal' | 'high';
 }
 
 /** What the route handler sends for a JSON answer. */
@@ -53,7 +55,7 @@ export interface CompletionServiceOptions {
   readonly cache: Cache | undefined;
   readonly ttlMs: number;
   readonly metrics: GatewayMetrics;
-  readonly onRecord: ((record: ExchangeRecord) => void) | undefined;
+  readonly accounting: Accounting;
 }
 
 /**
@@ -66,7 +68,7 @@ export class CompletionService {
   readonly #cache: Cache | undefined;
   readonly #ttlMs: number;
   readonly #metrics: GatewayMetrics;
-  readonly #onRecord: ((record: ExchangeRecord) => void) | undefined;
+  readonly #accounting: Accounting;
   readonly #jsonFlights = new Map<string, Promise<CachedJson>>();
   readonly #streamFlights = new Map<string, StreamFlight>();
 
@@ -74,7 +76,7 @@ export class CompletionService {
     this.#cache = options.cache;
     this.#ttlMs = options.ttlMs;
     this.#metrics = options.metrics;
-    this.#onRecord = options.onRecord;
+    this.#accounting = options.accounting;
   }
 
   /** In-process flights under way (for tests and the dashboard). */
@@ -84,6 +86,15 @@ export class CompletionService {
 
   /** Answers a non-streaming request. Upstream errors reject with an `HttpError`. */
   async json(request: CompletionRequest): Promise<JsonReply> {
+    try {
+      return await this.#json(request);
+    } catch (error) {
+      this.#record(request, error instanceof HttpError ? error.status : 500, undefined);
+      throw error;
+    }
+  }
+
+  async #json(request: CompletionRequest): Promise<JsonReply> {
     const { exchange, directives } = request;
     const cache = this.#cache;
     if (cache === undefined || (!directives.lookup && !directives.store)) {
@@ -153,7 +164,9 @@ export class CompletionService {
   async stream(request: CompletionRequest, response: ServerResponse): Promise<void> {
     const { exchange, directives } = request;
     const cache = this.#cache;
-    const responder = new SseResponder(response, exchange, request.includeUsage);
+    const responder = new SseResponder(response, exchange, request.includeUsage, (status, usage) =>
+      this.#record(request, status, usage),
+    );
     try {
       if (cache === undefined || !directives.lookup) {
         exchange.cache = 'bypass';
@@ -166,7 +179,6 @@ export class CompletionService {
       if (cached?.kind === 'stream') {
         exchange.cache = 'hit';
         responder.replay(cached);
-        this.#record(request, 200, cached.usage);
         return;
       }
       const joined = this.#streamFlights.get(key);
@@ -179,7 +191,6 @@ export class CompletionService {
         const leave = joined.join(responder);
         response.once('close', leave);
         await responder.done;
-        if (responder.status === 200) this.#record(request, 200, usageOfEvents(joined.events));
         return;
       }
       exchange.cache = 'miss';
@@ -223,11 +234,9 @@ export class CompletionService {
           for (const event of answer.events) flight.push(event);
           flight.finish(true);
         }
-        if (answer !== undefined) this.#record(request, 200, answer.usage);
       } else {
         const answer = await this.#fetchStream(request, flight, controller.signal);
         if (answer !== undefined && key !== undefined) await this.#store(request, key, answer);
-        if (answer !== undefined) this.#record(request, 200, answer.usage);
       }
     } catch (error) {
       flight.fail(toHttpError(error));
@@ -338,6 +347,7 @@ export class CompletionService {
     exchange: Exchange,
     signal?: AbortSignal,
   ): Promise<UpstreamResponse> {
+    await this.#accounting.admit(request);
     const { target, body } = request;
     let upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
     if (request.stream) {
@@ -423,20 +433,7 @@ export class CompletionService {
   }
 
   #record(request: CompletionRequest, status: number, usage: Usage | undefined): void {
-    const onRecord = this.#onRecord;
-    if (onRecord === undefined) return;
-    onRecord({
-      requestId: request.exchange.requestId,
-      route: request.route,
-      caller: request.caller.name,
-      namespace: request.namespace,
-      model: request.target.model,
-      provider: request.target.provider.name,
-      status,
-      cache: request.exchange.cache,
-      usage,
-      durationMs: performance.now() - request.exchange.startedAt,
-    });
+    this.#accounting.complete(request, status, usage);
   }
 }
 
@@ -498,12 +495,20 @@ class SseResponder implements StreamListener {
   onStart: (() => void) | undefined;
   readonly #exchange: Exchange;
   readonly #includeUsage: boolean;
+  readonly #onFinish: (status: number, usage: Usage | undefined) => void;
+  #usage: string | undefined;
   #resolve!: () => void;
 
-  constructor(response: ServerResponse, exchange: Exchange, includeUsage: boolean) {
+  constructor(
+    response: ServerResponse,
+    exchange: Exchange,
+    includeUsage: boolean,
+    onFinish: (status: number, usage: Usage | undefined) => void,
+  ) {
     this.response = response;
     this.#exchange = exchange;
     this.#includeUsage = includeUsage;
+    this.#onFinish = onFinish;
     this.done = new Promise((resolve) => {
       this.#resolve = resolve;
     });
@@ -517,11 +522,19 @@ class SseResponder implements StreamListener {
   }
 
   event(event: StreamEvent): void {
-    if (event.isUsage && !this.#includeUsage) return;
+    if (event.isUsage) {
+      this.#usage = event.data;
+      if (!this.#includeUsage) return;
+    }
     if (!this.response.writableEnded) this.response.write(sseFrame(event.data));
   }
 
   end(complete: boolean, error?: HttpError): void {
+    // The ledger row is written before the last bytes leave.
+    this.#onFinish(
+      complete ? 200 : (error ?? cutError()).status,
+      this.#usage === undefined ? undefined : usageOf(this.#usage),
+    );
     if (!this.response.writableEnded) {
       // A cut stream ends with an error event, never with a fake [DONE].
       this.response.end(
@@ -537,6 +550,7 @@ class SseResponder implements StreamListener {
       return;
     }
     this.status = error.status;
+    this.#onFinish(error.status, undefined);
     if (!this.response.headersSent && !this.response.writableEnded) {
       this.#writeHead(error.status, 'application/json; charset=utf-8', error.headers);
       this.response.end(JSON.stringify(error.toBody()));

@@ -40,6 +40,62 @@ const keySchema = z.strictObject({
   key: z.string().min(16, 'a key of at least 16 characters'),
   models: z.array(z.string().min(1)).optional(),
   namespace: name.optional(),
+  tags: z.array(name).optional(),
+});
+
+const budgetAction = z.discriminatedUnion('action', [
+  z.strictObject({ at: z.number().min(0).max(10), action: z.literal('prefer-cache') }),
+  z.strictObject({
+    at: z.number().min(0).max(10),
+    action: z.literal('downgrade'),
+    models: z.record(z.string().min(1), z.string().min(1)),
+  }),
+  z.strictObject({ at: z.number().min(0).max(10), action: z.literal('defer-low-priority') }),
+  z.strictObject({ at: z.number().min(0).max(10), action: z.literal('reject') }),
+]);
+
+const budgetSchema = z.strictObject({
+  scope: z
+    .string()
+    .regex(
+      /^(global|(key|model|provider|tag):[^\s,]{1,128})$/,
+      'global, key:NAME, model:NAME, provider:NAME or tag:NAME',
+    ),
+  window: z.union([z.enum(['daily', 'weekly', 'monthly']), z.strictObject({ rolling: duration })]),
+  limitUsd: z.union([
+    z.number().positive(),
+    z.string().regex(/^\d+(\.\d{1,9})?$/, 'dollars, e.g. "5" or "0.25"'),
+  ]),
+  thresholds: z.array(z.number().gt(0).max(10)).optional(),
+  actions: z.array(budgetAction).optional(),
+});
+
+const priceSchema = z.strictObject({
+  provider: z.string().optional(),
+  input: z.number().nonnegative().optional(),
+  output: z.number().nonnegative().optional(),
+  cachedInput: z.number().nonnegative().optional(),
+  cacheWrite: z.number().nonnegative().optional(),
+  reasoning: z.number().nonnegative().optional(),
+  contextWindow: z.number().int().positive().optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+  class: z.enum(['small', 'medium', 'large']).optional(),
+  mode: z.enum(['chat', 'embedding']).optional(),
+});
+
+const costSchema = z.strictObject({
+  ledger: z.union([z.string().min(1), z.literal(false)]).optional(),
+  durability: z.enum(['process', 'power']).optional(),
+  timeZone: z.string().min(1).optional(),
+  reservationTtl: duration.optional(),
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  pricingFile: z.string().min(1).optional(),
+  prices: z.record(z.string().min(1), priceSchema).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -63,6 +119,8 @@ const fileSchema = z.strictObject({
   models: z.array(modelSchema).min(1),
   keys: z.array(keySchema).optional(),
   admin: z.strictObject({ key: z.string().min(16, 'a key of at least 16 characters') }).optional(),
+  budgets: z.array(budgetSchema).optional(),
+  cost: costSchema.optional(),
   cache: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -105,7 +163,13 @@ export interface KeyConfig {
   readonly models: readonly string[] | undefined;
   /** Cache namespace; keys sharing a namespace share cached answers. @default the key's name */
   readonly namespace: string;
+  /** Tags for `tag:` budgets. @default [] */
+  readonly tags: readonly string[];
 }
+
+/** A budget as configured (validated again, with defaults, by `createBudgets`). */
+export type BudgetConfigEntry = z.infer<typeof budgetSchema>;
+export type PriceOverride = z.infer<typeof priceSchema>;
 
 /** A validated configuration with every default applied. */
 export interface GatewayConfig {
@@ -125,6 +189,19 @@ export interface GatewayConfig {
   readonly models: readonly ModelConfig[];
   readonly keys: readonly KeyConfig[];
   readonly admin: { readonly key: string } | undefined;
+  readonly budgets: readonly BudgetConfigEntry[];
+  readonly cost: {
+    /** SQLite file of the ledger; false for none. */
+    readonly ledger: string | false;
+    readonly durability: 'process' | 'power';
+    readonly timeZone: string;
+    readonly reservationTtlMs: number;
+    readonly webhook:
+      | { readonly url: string; readonly headers: Readonly<Record<string, string>> }
+      | undefined;
+    readonly pricingFile: string | undefined;
+    readonly prices: Readonly<Record<string, PriceOverride>>;
+  };
   readonly cache: {
     readonly enabled: boolean;
     readonly ttlMs: number;
@@ -145,6 +222,8 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   sqlite: './.sluice/sluice.db',
+  ledger: './.sluice/ledger.db',
+  reservationTtlMs: 600_000,
   prefix: 'sluice',
   providerTimeoutMs: 60_000,
   providerConnections: 64,
@@ -264,6 +343,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
       key: key.key,
       models: key.models,
       namespace: file.cache?.sharedNamespace ?? key.namespace ?? key.name,
+      tags: key.tags ?? [],
     }),
   );
   unique(
@@ -284,6 +364,8 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     );
   }
   const cache = file.cache ?? {};
+  const cost = file.cost ?? {};
+  const sqlite = file.store?.sqlite ?? DEFAULTS.sqlite;
   const config: GatewayConfig = {
     server: {
       host,
@@ -299,7 +381,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
       logLevel: file.server?.logLevel ?? DEFAULTS.logLevel,
     },
     store: {
-      sqlite: file.store?.sqlite ?? DEFAULTS.sqlite,
+      sqlite,
       redis: file.store?.redis,
       prefix: file.store?.prefix ?? DEFAULTS.prefix,
     },
@@ -307,6 +389,22 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     models,
     keys,
     admin: file.admin,
+    budgets: file.budgets ?? [],
+    cost: {
+      ledger: cost.ledger ?? (sqlite === false ? false : DEFAULTS.ledger),
+      durability: cost.durability ?? 'process',
+      timeZone: cost.timeZone ?? 'UTC',
+      reservationTtlMs:
+        cost.reservationTtl === undefined
+          ? DEFAULTS.reservationTtlMs
+          : parseDuration(cost.reservationTtl, at('cost.reservationTtl')),
+      webhook:
+        cost.webhook === undefined
+          ? undefined
+          : { url: cost.webhook.url, headers: cost.webhook.headers ?? {} },
+      pricingFile: cost.pricingFile,
+      prices: cost.prices ?? {},
+    },
     cache: {
       enabled: cache.enabled ?? true,
       ttlMs:

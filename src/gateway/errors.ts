@@ -14,7 +14,13 @@ export type ErrorType =
 
 /** The body every error response carries, in OpenAI's shape. */
 export interface ErrorBody {
-  error: { message: string; type: string; code: string | null; param: string | null };
+  error: {
+    message: string;
+    type: string;
+    code: string | null;
+    param: string | null;
+    [detail: string]: unknown;
+  };
 }
 
 /**
@@ -26,6 +32,8 @@ export class HttpError extends SluiceError {
   readonly type: ErrorType;
   readonly param: string | null;
   readonly headers: Readonly<Record<string, string>>;
+  /** Extra members of the error object (e.g. a budget's scope, limit and reset time). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     status: number,
@@ -37,6 +45,7 @@ export class HttpError extends SluiceError {
       cause?: unknown;
       isRetryable?: boolean;
       headers?: Record<string, string>;
+      details?: Record<string, unknown>;
     } = {},
   ) {
     super(code, message, options);
@@ -45,11 +54,18 @@ export class HttpError extends SluiceError {
     this.type = type;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.details = options.details;
   }
 
   toBody(): ErrorBody {
     return {
-      error: { message: this.message, type: this.type, code: this.code, param: this.param },
+      error: {
+        message: this.message,
+        type: this.type,
+        code: this.code,
+        param: this.param,
+        ...this.details,
+      },
     };
   }
 }

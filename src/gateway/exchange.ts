@@ -1,3 +1,4 @@
+import type { Reservation } from '../cost/budgets.js';
 import type { Caller } from './auth.js';
 import type { StreamEvent } from './sse.js';
 
@@ -44,6 +45,12 @@ export interface Exchange {
   cache: CacheResult;
   /** Milliseconds spent waiting on an upstream or on another request's upstream call. */
   waitMs: number;
+  /** The budget reservation held for this request's upstream call. */
+  reservation: Reservation | undefined;
+  /** The ledger row is written (once per request). */
+  recorded: boolean;
+  /** What the request cost, nano-dollars (0 for hits), once recorded. */
+  costNanos: number;
 }
 
 /** Reported once per completed model call, for cost tracking and logs. */
@@ -58,6 +65,10 @@ export interface ExchangeRecord {
   readonly cache: CacheResult;
   /** For a hit, the usage of the answer it replayed: what the hit avoided paying for. */
   readonly usage: Usage | undefined;
+  /** What the request cost, nano-dollars (0 for a hit or an error). */
+  readonly costNanos: number;
+  /** What a hit avoided paying, nano-dollars. */
+  readonly avoidedNanos: number;
   readonly durationMs: number;
 }
 

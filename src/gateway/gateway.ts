@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -9,7 +10,14 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { type Cache, createCache, redisStore, sqliteStore } from '../cache/index.js';
+import { createBudgets } from '../cost/budgets.js';
+import { createLedger, ledgerCsvHeader, ledgerCsvLine, type SpendSummary } from '../cost/ledger.js';
+import { formatUsd } from '../cost/money.js';
+import { createCostTracker } from '../cost/tracker.js';
+import { BudgetWindow } from '../cost/windows.js';
+import type { Clock } from '../shared/clock.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
+import { Accounting } from './accounting.js';
 import { type Caller, KeyRing, secretMatches } from './auth.js';
 import { parseCacheDirectives } from './cache-control.js';
 import {
@@ -49,6 +57,8 @@ export interface GatewayOptions {
   cache?: Cache;
   /** Use these providers instead of building them from `config.providers`. */
   providers?: readonly Provider[];
+  /** The clock of budget windows (tests). @default the system clock */
+  clock?: Clock;
 }
 
 export interface Gateway {
@@ -91,13 +101,6 @@ export function createGateway(
   }
   const models = new ModelTable(config, providers);
   const keyRing = new KeyRing(config.keys);
-  const service = new CompletionService({
-    cache,
-    ttlMs: config.cache.ttlMs,
-    metrics,
-    onRecord: options.onRecord,
-  });
-
   const app = Fastify({
     logger: loggerOptions(options.logger, config.server.logLevel),
     logController: new LogController({ disableRequestLogging: true }),
@@ -106,6 +109,47 @@ export function createGateway(
     return503OnClosing: true,
     keepAliveTimeout: 30_000,
   });
+  const log = (
+    level: 'info' | 'warn' | 'error',
+    message: string,
+    fields: Record<string, unknown>,
+  ) => {
+    app.log[level](fields, message);
+  };
+  const ledger =
+    config.cost.ledger === false
+      ? undefined
+      : createLedger({ path: config.cost.ledger, durability: config.cost.durability });
+  const accounting = new Accounting({
+    tracker: createCostTracker({
+      prices: config.cost.prices,
+      ...(config.cost.pricingFile === undefined ? {} : { pricingFile: config.cost.pricingFile }),
+    }),
+    ledger,
+    budgets:
+      config.budgets.length === 0
+        ? undefined
+        : createBudgets({
+            budgets: config.budgets.map((budget) => ({ ...budget, window: budget.window })),
+            timeZone: config.cost.timeZone,
+            reservationTtl: config.cost.reservationTtlMs,
+            prefix: config.store.prefix,
+            ...(config.store.redis === undefined ? {} : { redis: config.store.redis }),
+            ...(ledger === undefined ? {} : { ledger }),
+            ...(config.cost.webhook === undefined ? {} : { webhook: { ...config.cost.webhook } }),
+            ...(options.clock === undefined ? {} : { clock: options.clock }),
+            log,
+          }),
+    onRecord: options.onRecord,
+    log,
+  });
+  const service = new CompletionService({
+    cache,
+    ttlMs: config.cache.ttlMs,
+    metrics,
+    accounting,
+  });
+
   app.decorateRequest('exchange', null as unknown as Exchange);
   // Bodies sent without (or with another) content type are still read as JSON.
   app.removeContentTypeParser('text/plain');
@@ -123,6 +167,9 @@ export function createGateway(
       model: 'none',
       cache: 'bypass',
       waitMs: 0,
+      reservation: undefined,
+      recorded: false,
+      costNanos: 0,
     };
     reply.header('x-request-id', requestId);
     done();
@@ -131,6 +178,7 @@ export function createGateway(
     const exchange = request.exchange;
     reply.header('x-sluice-cache', exchange.cache);
     reply.header('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
+    if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -208,13 +256,29 @@ export function createGateway(
   ): CompletionRequest => {
     const exchange = request.exchange;
     const caller = exchange.caller as Caller;
-    const target = models.resolve(body.model, caller);
-    exchange.model = target.model;
+    let target = models.resolve(body.model, caller);
     const headers = request.headers;
-    const directives = parseCacheDirectives(
+    let directives = parseCacheDirectives(
       headerValue(headers['cache-control']),
       headerValue(headers['x-sluice-cache-ttl']),
     );
+    const advice = accounting.advise(caller, target);
+    if (advice !== undefined) {
+      if (advice.downgradeTo !== undefined && advice.downgradeTo !== target.model) {
+        const cheaper = models.tryResolve(advice.downgradeTo, caller);
+        if (cheaper !== undefined) {
+          request.log.info(
+            { requestId: exchange.requestId, from: target.model, to: cheaper.model },
+            'budget action: model downgraded',
+          );
+          target = cheaper;
+        }
+      }
+      if (advice.preferCache && (!directives.lookup || directives.maxAgeMs !== undefined)) {
+        directives = { ...directives, lookup: true, store: true, maxAgeMs: undefined };
+      }
+    }
+    exchange.model = target.model;
     const stream = route === 'chat' && body.stream === true;
     const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
     return {
@@ -227,6 +291,7 @@ export function createGateway(
       directives,
       stream,
       includeUsage: streamOptions?.include_usage === true,
+      priority: priorityOf(headerValue(headers['x-sluice-priority'])),
     };
   };
 
@@ -256,6 +321,8 @@ export function createGateway(
     status: 'ok',
     uptimeSeconds: Math.round(process.uptime()),
     cache: cache === undefined ? 'off' : 'on',
+    budgets: accounting.budgets?.storeKind ?? 'off',
+    ledger: ledger === undefined ? 'off' : 'on',
   }));
 
   app.get('/metrics', async (_request, reply) => {
@@ -281,6 +348,112 @@ export function createGateway(
     return { cleared: true, namespace };
   });
 
+  const requireLedger = () => {
+    if (ledger === undefined) {
+      throw new HttpError(
+        404,
+        'not_found_error',
+        'ledger_disabled',
+        'the ledger is disabled (cost.ledger: false)',
+      );
+    }
+    return ledger;
+  };
+
+  app.get('/admin/budgets', { onRequest: authenticateAdmin }, async () => {
+    const budgets = accounting.budgets;
+    if (budgets === undefined) return { store: 'off', budgets: [] };
+    const statuses = await budgets.status();
+    return {
+      store: budgets.storeKind,
+      budgets: statuses.map((status) => ({
+        scope: status.scope,
+        window: status.window,
+        limit_usd: formatUsd(status.limitNanos),
+        spent_usd: formatUsd(status.spentNanos),
+        reserved_usd: formatUsd(status.reservedNanos),
+        ratio: Number(status.ratio.toFixed(6)),
+        window_start: new Date(status.windowStart).toISOString(),
+        reset_at: new Date(status.resetAt).toISOString(),
+      })),
+    };
+  });
+
+  app.get('/admin/spend', { onRequest: authenticateAdmin }, async (request) => {
+    const query = request.query as Record<string, string | undefined>;
+    const range = timeRange(query, config.cost.timeZone);
+    const store = requireLedger();
+    const by = query.by;
+    if (by !== undefined) {
+      if (by !== 'key' && by !== 'model' && by !== 'provider') {
+        throw invalidRequest("by: expected 'key', 'model' or 'provider'", 'by');
+      }
+      return {
+        from: new Date(range.from).toISOString(),
+        to: new Date(range.to).toISOString(),
+        by,
+        groups: store
+          .grouped(by, range.from, range.to)
+          .map((group) => ({ name: group.name, ...summaryJson(group) })),
+      };
+    }
+    const scope = query.scope ?? 'global';
+    if (!/^(global|(key|model|provider|tag):[^\s,]{1,128})$/.test(scope)) {
+      throw invalidRequest(
+        'scope: expected global, key:NAME, model:NAME, provider:NAME or tag:NAME',
+        'scope',
+      );
+    }
+    return {
+      scope,
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+      ...summaryJson(store.summary(scope, range.from, range.to)),
+    };
+  });
+
+  app.get('/admin/savings', { onRequest: authenticateAdmin }, async (request) => {
+    const range = timeRange(
+      request.query as Record<string, string | undefined>,
+      config.cost.timeZone,
+    );
+    const summary = requireLedger().summary('global', range.from, range.to);
+    const spentPlusAvoided = summary.costNanos + summary.avoidedNanos;
+    return {
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+      ...summaryJson(summary),
+      hit_ratio: summary.requests === 0 ? 0 : Number((summary.hits / summary.requests).toFixed(6)),
+      saved_share:
+        spentPlusAvoided === 0 ? 0 : Number((summary.avoidedNanos / spentPlusAvoided).toFixed(6)),
+    };
+  });
+
+  app.get('/admin/ledger', { onRequest: authenticateAdmin }, async (request, reply) => {
+    const query = request.query as Record<string, string | undefined>;
+    const range = timeRange(query, config.cost.timeZone);
+    const limit = query.limit === undefined ? 10_000 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) {
+      throw invalidRequest('limit: expected a whole number from 1 to 1000000', 'limit');
+    }
+    const rows = requireLedger().rows(range.from, range.to, limit);
+    if (query.format === 'csv') {
+      reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="sluice-ledger.csv"');
+      return Readable.from(
+        (function* () {
+          yield ledgerCsvHeader();
+          for (const row of rows) yield ledgerCsvLine(row);
+        })(),
+      );
+    }
+    if (query.format !== undefined && query.format !== 'json') {
+      throw invalidRequest("format: expected 'json' or 'csv'", 'format');
+    }
+    return { object: 'list', data: [...rows] };
+  });
+
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -289,6 +462,7 @@ export function createGateway(
     cache,
     async listen(listenOptions = {}) {
       const host = listenOptions.host ?? config.server.host;
+      await accounting.prepare();
       await app.listen({ host, port: listenOptions.port ?? config.server.port });
       if (keyRing.open) {
         app.log.warn(
@@ -320,6 +494,7 @@ export function createGateway(
             [...providers.values()].map((provider) => provider.close(graceMs)),
           );
           if (ownsCache) await cache?.close();
+          await accounting.close();
         }
       })();
       return closing;
@@ -361,6 +536,15 @@ class ModelTable {
       created: 0,
       owned_by: target.provider.name,
     }));
+  }
+
+  /** The target for a name the caller may use, or undefined. */
+  tryResolve(name: string, caller: Caller): Target | undefined {
+    try {
+      return this.resolve(name, caller);
+    } catch {
+      return undefined;
+    }
   }
 
   resolve(name: string, caller: Caller): Target {
@@ -438,6 +622,51 @@ function namespaceOf(caller: Caller, requested: string | undefined): string {
     );
   }
   return `${caller.namespace}/${requested}`;
+}
+
+/** `from`/`to` (ISO dates or epoch ms), or `window=daily|weekly|monthly` (the current one). */
+function timeRange(
+  query: Record<string, string | undefined>,
+  timeZone: string,
+): { from: number; to: number } {
+  const now = Date.now();
+  if (query.window !== undefined) {
+    if (!['daily', 'weekly', 'monthly'].includes(query.window)) {
+      throw invalidRequest("window: expected 'daily', 'weekly' or 'monthly'", 'window');
+    }
+    const position = new BudgetWindow(query.window as 'daily', timeZone).position(now);
+    return { from: position.start, to: position.reset };
+  }
+  const instant = (value: string | undefined, name: string, fallback: number): number => {
+    if (value === undefined || value === '') return fallback;
+    const parsed = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (!Number.isFinite(parsed))
+      throw invalidRequest(`${name}: expected an ISO date or epoch milliseconds`, name);
+    return parsed;
+  };
+  const from = instant(query.from, 'from', 0);
+  const to = instant(query.to, 'to', now + 1);
+  if (to < from) throw invalidRequest('to: must not be before from', 'to');
+  return { from, to };
+}
+
+function summaryJson(summary: SpendSummary) {
+  return {
+    requests: summary.requests,
+    hits: summary.hits,
+    cost_usd: formatUsd(summary.costNanos),
+    avoided_usd: formatUsd(summary.avoidedNanos),
+  };
+}
+
+function priorityOf(value: string | undefined): 'low' | 'normal' | 'high' {
+  if (value === undefined) return 'normal';
+  const priority = value.trim().toLowerCase();
+  if (priority === 'low' || priority === 'normal' || priority === 'high') return priority;
+  throw invalidRequest(
+    "x-sluice-priority: expected 'low', 'normal' or 'high'",
+    'x-sluice-priority',
+  );
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

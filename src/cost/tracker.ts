@@ -1,0 +1,260 @@
+/**
+ * The cost tracker: what a request may cost at most (to reserve budget before it is sent) and
+ * what it did cost (from the provider's usage), exact to the nano-dollar per request.
+ *
+ * A request's cost is Σ tokens_kind × pico_price_kind, summed in integer pico-dollars (BigInt,
+ * so no overflow), then converted once to nano-dollars rounding half up. Unknown models are
+ * never an error: they cost zero with `known: false`, and the caller decides whether to warn.
+ */
+import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type Nanos, picosToNanosCeil, picosToNanosHalfUp } from './money.js';
+import {
+  createPriceTable,
+  type ModelPrice,
+  type PriceTable,
+  type PriceTableOptions,
+} from './prices.js';
+import { getTokenizer, type Tokenizer, tokenizerForModel } from './tokens.js';
+import { type NormalizedUsage, normalizeUsage, USAGE_ERROR_CODE, ZERO_USAGE } from './usage.js';
+
+/** Output tokens assumed when neither the request nor the price table caps a response. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4_096;
+
+export interface CostTrackerOptions extends PriceTableOptions {
+  /**
+   * Output tokens `estimate` assumes per choice when the request sets no `max_tokens` /
+   * `max_completion_tokens` and the price table knows no output cap for the model, in tokens.
+   * @default 4096
+   */
+  defaultMaxOutputTokens?: number;
+}
+
+/** The parts of an OpenAI-shaped chat or embeddings request that an estimate reads. */
+export interface EstimateRequest {
+  /** Chat messages; their presence makes this a chat request. */
+  messages?: readonly unknown[] | null;
+  /** Tool definitions (counted as their JSON). */
+  tools?: readonly unknown[] | null;
+  /** Legacy function definitions (counted as their JSON). */
+  functions?: readonly unknown[] | null;
+  max_tokens?: number | null;
+  /** Takes precedence over `max_tokens`; includes reasoning tokens. */
+  max_completion_tokens?: number | null;
+  /** Number of choices; each may produce up to the output cap. */
+  n?: number | null;
+  /** Embeddings input: text(s), or token arrays (counted by length). */
+  input?: string | readonly string[] | readonly number[] | readonly (readonly number[])[] | null;
+}
+
+/** The upper bound of a request's cost, used to reserve budget before sending it. */
+export interface CostEstimate {
+  /** The model as asked for. */
+  model: string;
+  /** Whether the price table knows the model; when false, `maxCostNanos` is 0. */
+  known: boolean;
+  /** The table entry the model resolved to. */
+  pricedAs: string | undefined;
+  /** Prompt tokens: messages with per-message overhead, tools and images (estimates). */
+  promptTokens: number;
+  /**
+   * Output tokens per choice: the request's `max_completion_tokens` / `max_tokens`, else the
+   * model's output cap, else `defaultMaxOutputTokens`. 0 for embeddings.
+   */
+  maxOutputTokens: number;
+  /** Choices requested (`n`). */
+  choices: number;
+  /**
+   * promptTokens at the higher of the input and cache-write prices, plus maxOutputTokens ×
+   * choices at the higher of the output and reasoning prices, rounded up to a nano-dollar.
+   */
+  maxCostNanos: Nanos;
+}
+
+/** A cost in nano-dollars, by kind of token. The parts always add up to `total`. */
+export interface CostBreakdown {
+  input: Nanos;
+  cachedInput: Nanos;
+  cacheWrite: Nanos;
+  output: Nanos;
+  reasoning: Nanos;
+  total: Nanos;
+}
+
+/** What a finished request cost. */
+export interface RequestCost {
+  model: string;
+  /** Whether the price table knows the model; when false, every amount is 0. */
+  known: boolean;
+  pricedAs: string | undefined;
+  tokens: NormalizedUsage;
+  nanos: CostBreakdown;
+}
+
+export interface CostTracker {
+  /** The merged price table. */
+  readonly prices: PriceTable;
+  /** The resolved price of `model`, or undefined when unknown. */
+  priceOf(model: string): ModelPrice | undefined;
+  /**
+   * The upper bound of `request`'s cost. Loads the model's encoding on first use (~200 ms,
+   * once per encoding; see `warmUp`).
+   */
+  estimate(model: string, request: EstimateRequest): CostEstimate;
+  /**
+   * The exact cost of a finished request from the provider's usage object (any shape
+   * `normalizeUsage` accepts). Throws `E_USAGE` for a malformed usage, never for an unknown
+   * model.
+   */
+  cost(model: string, usage: unknown): RequestCost;
+  /** The cost of an embeddings call: its usage object, or its input token count. */
+  embeddingCost(model: string, usage: unknown): RequestCost;
+  /**
+   * Loads the encodings of `models` now (synchronously, ~200 ms per encoding), so the first
+   * `estimate` does not pay for it. Without `models`, loads every encoding Sluice uses.
+   */
+  warmUp(models?: readonly string[]): void;
+}
+
+/** Creates a cost tracker. Throws a `ConfigError` for bad prices or a bad pricing file. */
+export function createCostTracker(options: CostTrackerOptions = {}): CostTracker {
+  const defaultMaxOutputTokens = options.defaultMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
+  if (!Number.isSafeInteger(defaultMaxOutputTokens) || defaultMaxOutputTokens <= 0) {
+    throw new ConfigError(
+      `defaultMaxOutputTokens must be a positive integer number of tokens, got ${defaultMaxOutputTokens}`,
+    );
+  }
+  const prices = createPriceTable(options);
+
+  const cost = (model: string, usage: unknown): RequestCost => {
+    const tokens = normalizeUsage(usage);
+    const price = prices.price(model);
+    return {
+      model,
+      known: price !== undefined,
+      pricedAs: price?.model,
+      tokens,
+      nanos: price === undefined ? zeroBreakdown() : costOf(price, tokens),
+    };
+  };
+
+  return {
+    prices,
+    priceOf: (model) => prices.price(model),
+    cost,
+    embeddingCost(model, usage) {
+      if (typeof usage !== 'number') return cost(model, usage);
+      if (!Number.isSafeInteger(usage) || usage < 0) {
+        throw new SluiceError(
+          USAGE_ERROR_CODE,
+          `embedding input tokens must be a non-negative integer, got ${usage}`,
+        );
+      }
+      return cost(model, { ...ZERO_USAGE, inputTokens: usage });
+    },
+    estimate(model, request) {
+      const price = prices.price(model);
+      const tokenizer = tokenizerForModel(model);
+      const input = request.input;
+      const embedding =
+        !Array.isArray(request.messages) && (typeof input === 'string' || Array.isArray(input));
+      const promptTokens = embedding
+        ? countEmbeddingInput(tokenizer, input ?? [])
+        : tokenizer.countMessages(arrayOrEmpty(request.messages)) +
+          tokenizer.countTools(arrayOrEmpty(request.tools)) +
+          tokenizer.countTools(arrayOrEmpty(request.functions));
+      const maxOutputTokens = embedding
+        ? 0
+        : (positiveInteger(request.max_completion_tokens) ??
+          positiveInteger(request.max_tokens) ??
+          price?.maxOutputTokens ??
+          defaultMaxOutputTokens);
+      const choices = embedding ? 1 : (positiveInteger(request.n) ?? 1);
+      let maxCostNanos = 0;
+      if (price !== undefined) {
+        const rates = price.picoPerToken;
+        const promptRate = BigInt(Math.max(rates.input, rates.cacheWrite));
+        const outputRate = BigInt(Math.max(rates.output, rates.reasoning));
+        maxCostNanos = picosToNanosCeil(
+          BigInt(promptTokens) * promptRate + BigInt(maxOutputTokens * choices) * outputRate,
+        );
+      }
+      return {
+        model,
+        known: price !== undefined,
+        pricedAs: price?.model,
+        promptTokens,
+        maxOutputTokens,
+        choices,
+        maxCostNanos,
+      };
+    },
+    warmUp(models) {
+      if (models === undefined) {
+        getTokenizer('o200k_base');
+        getTokenizer('cl100k_base');
+      } else {
+        for (const model of models) tokenizerForModel(model);
+      }
+    },
+  };
+}
+
+/**
+ * Prices normalised usage at `price`: each kind's tokens × its pico price, summed exactly, then
+ * rounded half up to nano-dollars. Each part is the rounded running total minus the previous
+ * one, so the parts add up to `total` exactly and each is within one nano-dollar of its own
+ * exact value.
+ */
+export function costOf(price: ModelPrice, tokens: NormalizedUsage): CostBreakdown {
+  const rates = price.picoPerToken;
+  const picos = [
+    BigInt(tokens.inputTokens) * BigInt(rates.input),
+    BigInt(tokens.cachedInputTokens) * BigInt(rates.cachedInput),
+    BigInt(tokens.cacheWriteTokens) * BigInt(rates.cacheWrite),
+    BigInt(tokens.outputTokens) * BigInt(rates.output),
+    BigInt(tokens.reasoningTokens) * BigInt(rates.reasoning),
+  ] as const;
+  let running = 0n;
+  let previous = 0;
+  const parts = picos.map((amount) => {
+    running += amount;
+    const rounded = picosToNanosHalfUp(running);
+    const partNanos = rounded - previous;
+    previous = rounded;
+    return partNanos;
+  });
+  return {
+    input: parts[0] ?? 0,
+    cachedInput: parts[1] ?? 0,
+    cacheWrite: parts[2] ?? 0,
+    output: parts[3] ?? 0,
+    reasoning: parts[4] ?? 0,
+    total: previous,
+  };
+}
+
+function zeroBreakdown(): CostBreakdown {
+  return { input: 0, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0, total: 0 };
+}
+
+function arrayOrEmpty(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function positiveInteger(value: number | null | undefined): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function countEmbeddingInput(
+  tokenizer: Tokenizer,
+  input: NonNullable<EstimateRequest['input']>,
+): number {
+  if (typeof input === 'string') return tokenizer.count(input);
+  let total = 0;
+  for (const item of input) {
+    if (typeof item === 'string') total += tokenizer.count(item);
+    else if (typeof item === 'number') total += 1;
+    else if (Array.isArray(item)) total += item.length;
+  }
+  return total;
+}

@@ -1,0 +1,215 @@
+import type { BudgetAdvice, BudgetSubject, Budgets, Reservation } from '../cost/budgets.js';
+import { BudgetExceededError } from '../cost/budgets.js';
+import type { Ledger } from '../cost/ledger.js';
+import type { CostTracker, RequestCost } from '../cost/tracker.js';
+import type { Caller } from './auth.js';
+import type { Target } from './completions.js';
+import { HttpError } from './errors.js';
+import type { Exchange, ExchangeRecord, Usage } from './exchange.js';
+
+/** The part of a request accounting needs. */
+export interface AccountedRequest {
+  readonly route: 'chat' | 'embeddings';
+  readonly exchange: Exchange;
+  readonly caller: Caller;
+  readonly namespace: string;
+  readonly target: Target;
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly priority: 'low' | 'normal' | 'high';
+}
+
+export interface AccountingOptions {
+  readonly tracker: CostTracker;
+  readonly ledger: Ledger | undefined;
+  readonly budgets: Budgets | undefined;
+  readonly onRecord: ((record: ExchangeRecord) => void) | undefined;
+  readonly log: (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
+}
+
+/**
+ * Money around each request: a budget reservation before the upstream call (the estimated
+ * maximum cost), and after the answer one ledger row, written synchronously before the
+ * response completes, and the settlement of the reservation to the actual cost.
+ */
+export class Accounting {
+  readonly #tracker: CostTracker;
+  readonly #ledger: Ledger | undefined;
+  readonly #budgets: Budgets | undefined;
+  readonly #onRecord: AccountingOptions['onRecord'];
+  readonly #log: AccountingOptions['log'];
+  readonly #unknownModels = new Set<string>();
+
+  constructor(options: AccountingOptions) {
+    this.#tracker = options.tracker;
+    this.#ledger = options.ledger;
+    this.#budgets = options.budgets;
+    this.#onRecord = options.onRecord;
+    this.#log = options.log;
+  }
+
+  get budgets(): Budgets | undefined {
+    return this.#budgets;
+  }
+
+  get ledger(): Ledger | undefined {
+    return this.#ledger;
+  }
+
+  get tracker(): CostTracker {
+    return this.#tracker;
+  }
+
+  /** Loads token encodings and restores budgets from the ledger, before the first request. */
+  async prepare(): Promise<void> {
+    this.#tracker.warmUp();
+    await this.#budgets?.ready();
+  }
+
+  /** Soft budget actions for a caller and model (undefined without budgets). */
+  advise(caller: Caller, target: Target): BudgetAdvice | undefined {
+    if (this.#budgets === undefined) return undefined;
+    return this.#budgets.advise(subjectOf(caller, target));
+  }
+
+  /**
+   * Reserves the request's estimated maximum cost in its budgets, or throws a 429
+   * `budget_exceeded` / `budget_deferred` `HttpError`. Called right before the upstream call,
+   * so cache hits never touch a budget.
+   */
+  async admit(request: AccountedRequest): Promise<void> {
+    const budgets = this.#budgets;
+    const exchange = request.exchange;
+    if (budgets === undefined || exchange.reservation !== undefined) return;
+    const estimate = this.#tracker.estimate(request.target.model, request.body);
+    try {
+      exchange.reservation = await budgets.reserve(
+        exchange.requestId,
+        subjectOf(request.caller, request.target),
+        estimate.maxCostNanos,
+        request.priority,
+      );
+    } catch (error) {
+      if (error instanceof BudgetExceededError) throw budgetError(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Records the answered (or failed) request once: a ledger row, the `onRecord` hook, and
+   * the settlement of its reservation. Returns the cost in nano-dollars (0 for a hit).
+   */
+  complete(request: AccountedRequest, status: number, usage: Usage | undefined): number {
+    const exchange = request.exchange;
+    if (exchange.recorded) return exchange.costNanos;
+    exchange.recorded = true;
+    const model = request.target.model;
+    let priced: RequestCost | undefined;
+    try {
+      priced = usage === undefined ? undefined : this.#tracker.cost(model, usage);
+    } catch (error) {
+      this.#log('warn', 'the upstream reported a malformed usage; recorded at 0 USD', {
+        requestId: exchange.requestId,
+        model,
+        error: (error as Error).message,
+      });
+    }
+    if (
+      priced !== undefined &&
+      !priced.known &&
+      !this.#unknownModels.has(model) &&
+      this.#unknownModels.size < 1_000
+    ) {
+      this.#unknownModels.add(model);
+      this.#log('warn', `no price for model '${model}': its calls are recorded at 0 USD`, {
+        model,
+      });
+    }
+    const hit = exchange.cache === 'hit';
+    const success = status >= 200 && status < 300;
+    const costNanos = hit || !success || priced === undefined ? 0 : priced.nanos.total;
+    const avoidedNanos = hit && priced !== undefined ? priced.nanos.total : 0;
+    exchange.costNanos = costNanos;
+    const tokens = priced?.tokens;
+    try {
+      this.#ledger?.append({
+        requestId: exchange.requestId,
+        time: Date.now(),
+        key: request.caller.name,
+        namespace: request.namespace,
+        tags: request.caller.tags,
+        route: request.route,
+        model,
+        provider: request.target.provider.name,
+        status,
+        cache: exchange.cache,
+        inputTokens: tokens?.inputTokens ?? 0,
+        cachedInputTokens: tokens?.cachedInputTokens ?? 0,
+        cacheWriteTokens: tokens?.cacheWriteTokens ?? 0,
+        outputTokens: tokens?.outputTokens ?? 0,
+        reasoningTokens: tokens?.reasoningTokens ?? 0,
+        costNanos,
+        avoidedNanos,
+        durationMs: performance.now() - exchange.startedAt,
+      });
+    } catch (error) {
+      this.#log('error', 'the ledger write failed', {
+        requestId: exchange.requestId,
+        error: (error as Error).message,
+      });
+    }
+    const reservation = exchange.reservation;
+    if (reservation !== undefined) this.#settle(reservation, hit ? 0 : costNanos);
+    this.#onRecord?.({
+      requestId: exchange.requestId,
+      route: request.route,
+      caller: request.caller.name,
+      namespace: request.namespace,
+      model,
+      provider: request.target.provider.name,
+      status,
+      cache: exchange.cache,
+      usage,
+      costNanos,
+      avoidedNanos,
+      durationMs: performance.now() - exchange.startedAt,
+    });
+    return costNanos;
+  }
+
+  #settle(reservation: Reservation, actualNanos: number): void {
+    this.#budgets?.settle(reservation, actualNanos).catch((error: unknown) => {
+      this.#log('error', 'settling a budget reservation failed', {
+        requestId: reservation.requestId,
+        error: (error as Error).message,
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#budgets?.close();
+    this.#ledger?.close();
+  }
+}
+
+function subjectOf(caller: Caller, target: Target): BudgetSubject {
+  return {
+    key: caller.name,
+    model: target.model,
+    provider: target.provider.name,
+    tags: caller.tags,
+  };
+}
+
+function budgetError(error: BudgetExceededError): HttpError {
+  const retryAfterSeconds = Math.max(1, Math.ceil((error.resetAt - Date.now()) / 1_000));
+  return new HttpError(429, 'budget_exceeded', error.code, error.message, {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+    details: {
+      scope: error.scope,
+      window: error.window,
+      limit_usd: error.limitNanos / 1e9,
+      spent_usd: error.spentNanos / 1e9,
+      reset_at: new Date(error.resetAt).toISOString(),
+    },
+  });
+}
