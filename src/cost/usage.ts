@@ -36,7 +36,8 @@ type Fields = Record<string, unknown>;
 /**
  * Normalises a usage object. Accepted shapes:
  * - OpenAI Chat Completions (and compatible: Groq, xAI, DeepSeek, Mistral): `prompt_tokens`
- *   INCLUDES `prompt_tokens_details.cached_tokens` (DeepSeek: `prompt_cache_hit_tokens`);
+ *   INCLUDES `prompt_tokens_details.cached_tokens` (DeepSeek: `prompt_cache_hit_tokens`) and
+ *   `cache_creation_input_tokens` where an OpenAI-shaped API reports Anthropic cache writes;
  *   `completion_tokens` INCLUDES `completion_tokens_details.reasoning_tokens`.
  * - OpenAI embeddings: `prompt_tokens` and `total_tokens` only.
  * - OpenAI Responses API: `input_tokens` INCLUDES `input_tokens_details.cached_tokens`;
@@ -77,10 +78,18 @@ function chatShape(fields: Fields): NormalizedUsage {
   let cached = count(promptDetails, 'cached_tokens', 'prompt_tokens_details.');
   if (cached === 0) cached = count(fields, 'prompt_cache_hit_tokens');
   const reasoning = count(completionDetails, 'reasoning_tokens', 'completion_tokens_details.');
+  // Anthropic models behind an OpenAI-shaped API (Sluice's own Anthropic provider, LiteLLM)
+  // report cache writes as `cache_creation_input_tokens`, included in `prompt_tokens`.
+  const cacheWrite = count(fields, 'cache_creation_input_tokens');
   return {
-    inputTokens: part(prompt, cached, 'prompt_tokens', 'cached_tokens'),
+    inputTokens: part(
+      part(prompt, cached, 'prompt_tokens', 'cached_tokens'),
+      cacheWrite,
+      'prompt_tokens',
+      'cache_creation_input_tokens',
+    ),
     cachedInputTokens: cached,
-    cacheWriteTokens: 0,
+    cacheWriteTokens: cacheWrite,
     outputTokens: part(completion, reasoning, 'completion_tokens', 'reasoning_tokens'),
     reasoningTokens: reasoning,
   };

@@ -21,8 +21,8 @@ const byteSize = z.union([z.number().int().nonnegative(), z.string()]);
 
 const providerSchema = z.strictObject({
   name,
-  type: z.literal('openai-compatible'),
-  baseUrl: z.url({ protocol: /^https?$/ }),
+  type: z.enum(['openai-compatible', 'anthropic']),
+  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
   apiKey: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
   timeout: duration.optional(),
@@ -138,7 +138,7 @@ export type GatewayConfigFile = z.input<typeof fileSchema>;
 
 export interface ProviderConfig {
   readonly name: string;
-  readonly type: 'openai-compatible';
+  readonly type: 'openai-compatible' | 'anthropic';
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
@@ -306,7 +306,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     (provider, index): ProviderConfig => ({
       name: provider.name,
       type: provider.type,
-      baseUrl: provider.baseUrl.replace(/\/+$/, ''),
+      baseUrl: baseUrlOf(provider.type, provider.baseUrl, at(`providers.${index}.baseUrl`)),
       apiKey: provider.apiKey === '' ? undefined : provider.apiKey,
       headers: provider.headers ?? {},
       timeoutMs:
@@ -431,6 +431,16 @@ const resolved = new WeakSet<GatewayConfig>();
 /** True for a configuration produced by `resolveConfig` or `loadConfig`. */
 export function isResolvedConfig(value: unknown): value is GatewayConfig {
   return typeof value === 'object' && value !== null && resolved.has(value as GatewayConfig);
+}
+
+function baseUrlOf(
+  type: ProviderConfig['type'],
+  baseUrl: string | undefined,
+  field: string,
+): string {
+  if (baseUrl !== undefined) return baseUrl.replace(/\/+$/, '');
+  if (type === 'anthropic') return 'https://api.anthropic.com/v1';
+  throw new ConfigError(`${field}: required for an openai-compatible provider`);
 }
 
 function unique(values: readonly string[], field: string, what: string): void {

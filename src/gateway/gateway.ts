@@ -30,11 +30,13 @@ import {
   type GatewayConfig,
   type GatewayConfigFile,
   isResolvedConfig,
+  type ProviderConfig,
   resolveConfig,
 } from './config.js';
 import { HttpError, invalidRequest } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import type { Provider } from './provider.js';
+import { anthropicProvider } from './providers/anthropic.js';
 import { openAICompatibleProvider } from './providers/openai-compatible.js';
 import { parseChatBody, parseEmbeddingsBody } from './validation.js';
 
@@ -96,7 +98,7 @@ export function createGateway(
         },
   );
   const providers = new Map<string, Provider>();
-  for (const provider of options.providers ?? config.providers.map(openAICompatibleProvider)) {
+  for (const provider of options.providers ?? config.providers.map(buildProvider)) {
     providers.set(provider.name, provider);
   }
   const models = new ModelTable(config, providers);
@@ -581,6 +583,10 @@ class ModelTable {
     if (allowed === undefined || allowed.has('*')) return this.#listed;
     return this.#listed.filter((model) => allowed.has(model.id));
   }
+}
+
+function buildProvider(config: ProviderConfig): Provider {
+  return config.type === 'anthropic' ? anthropicProvider(config) : openAICompatibleProvider(config);
 }
 
 function buildCache(config: GatewayConfig): Cache {

@@ -16,6 +16,7 @@ export { type ErrorBody, type ErrorType, HttpError } from './errors.js';
 export type { CacheResult, ExchangeRecord, Usage } from './exchange.js';
 export { createGateway, type Gateway, type GatewayOptions } from './gateway.js';
 export type { Provider, UpstreamCall, UpstreamResponse } from './provider.js';
+export { AnthropicProvider, anthropicProvider } from './providers/anthropic.js';
 export {
   OpenAICompatibleProvider,
   openAICompatibleProvider,

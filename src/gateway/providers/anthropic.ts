@@ -1,0 +1,160 @@
+import { PassThrough, Readable } from 'node:stream';
+import { Pool } from 'undici';
+import type { ProviderConfig } from '../config.js';
+import { HttpError, invalidRequest, upstreamTimeout, upstreamUnreachable } from '../errors.js';
+import type { Provider, UpstreamCall, UpstreamResponse } from '../provider.js';
+import { SseParser } from '../sse.js';
+import {
+  fromAnthropicError,
+  fromAnthropicResponse,
+  StreamTranslator,
+  toAnthropicRequest,
+} from './anthropic-mapping.js';
+
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Anthropic's Messages API behind the gateway's OpenAI-shaped contract: requests are mapped to
+ * Messages, answers and streams back to chat completions (see anthropic-mapping.ts), so routes
+ * and fallbacks can span providers.
+ */
+export class AnthropicProvider implements Provider {
+  readonly name: string;
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+
+  constructor(config: ProviderConfig) {
+    this.name = config.name;
+    const url = new URL(config.baseUrl);
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#timeoutMs = config.timeoutMs;
+    this.#pool = new Pool(url.origin, {
+      connections: config.connections,
+      keepAliveTimeout: 10_000,
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      connect: { timeout: Math.min(config.timeoutMs, 10_000) },
+    });
+    this.#headers = {
+      'anthropic-version': ANTHROPIC_VERSION,
+      ...config.headers,
+      'content-type': 'application/json',
+    };
+    if (config.apiKey !== undefined) this.#headers['x-api-key'] = config.apiKey;
+  }
+
+  async chatCompletions(call: UpstreamCall): Promise<UpstreamResponse> {
+    const body = JSON.parse(call.body) as Record<string, unknown>;
+    const model = String(body.model);
+    const request = toAnthropicRequest(body, model);
+    let response: Awaited<ReturnType<Pool['request']>>;
+    try {
+      response = await this.#pool.request({
+        method: 'POST',
+        path: `${this.#basePath}/messages`,
+        headers:
+          call.requestId === undefined
+            ? this.#headers
+            : { ...this.#headers, 'x-request-id': call.requestId },
+        body: JSON.stringify(request),
+        signal: call.signal,
+      });
+    } catch (error) {
+      throw this.transportError(error);
+    }
+    const headers = response.headers;
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await response.body.text().catch(() => '');
+      return { status: response.statusCode, headers, body: textBody(fromAnthropicError(text)) };
+    }
+    if (request.stream !== true) {
+      let message: Record<string, unknown>;
+      try {
+        message = (await response.body.json()) as Record<string, unknown>;
+      } catch (error) {
+        throw this.transportError(error);
+      }
+      return {
+        status: 200,
+        headers,
+        body: textBody(JSON.stringify(fromAnthropicResponse(message, model))),
+      };
+    }
+    return { status: 200, headers, body: translateStream(response.body, model) };
+  }
+
+  async embeddings(_call: UpstreamCall): Promise<UpstreamResponse> {
+    throw invalidRequest(`provider '${this.name}' (Anthropic) has no embeddings endpoint`, 'model');
+  }
+
+  /** Maps an undici or socket failure to the gateway's 502/504. */
+  transportError(error: unknown): HttpError {
+    if (error instanceof HttpError) return error;
+    const code = (error as { code?: string }).code ?? '';
+    if (TIMEOUT_CODES.has(code)) return upstreamTimeout(this.name, this.#timeoutMs, error);
+    return upstreamUnreachable(this.name, error);
+  }
+
+  async close(graceMs = 0): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.#pool.close().then(() => true);
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const closed = await Promise.race([graceful, expired]);
+    clearTimeout(timer);
+    if (!closed) await this.#pool.destroy();
+  }
+}
+
+export function anthropicProvider(config: ProviderConfig): AnthropicProvider {
+  return new AnthropicProvider(config);
+}
+
+type TextReadable = Readable & { text(): Promise<string> };
+
+function textBody(text: string): TextReadable {
+  const stream = Readable.from([Buffer.from(text)]) as TextReadable;
+  stream.text = async () => {
+    stream.destroy();
+    return text;
+  };
+  return stream;
+}
+
+/** OpenAI SSE bytes from an Anthropic event stream, as they arrive. */
+function translateStream(upstream: Readable, model: string): TextReadable {
+  const output = new PassThrough() as PassThrough & { text(): Promise<string> };
+  output.text = async () => {
+    let text = '';
+    for await (const chunk of output) text += String(chunk);
+    return text;
+  };
+  const parser = new SseParser();
+  const translator = new StreamTranslator(model);
+  const forward = (events: { data: string }[]) => {
+    let frames = '';
+    for (const event of events) {
+      for (const data of translator.translate(event.data)) frames += `data: ${data}\n\n`;
+    }
+    if (frames !== '') output.write(frames);
+  };
+  upstream.on('data', (chunk: Buffer) => forward(parser.push(chunk)));
+  upstream.on('end', () => {
+    forward(parser.end());
+    output.end();
+  });
+  upstream.on('error', (error) => output.destroy(error));
+  output.on('close', () => {
+    if (!upstream.destroyed) upstream.destroy();
+  });
+  return output;
+}
