@@ -1,7 +1,21 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../shared/errors.js';
+
+const require = createRequire(import.meta.url);
 
 /** One answered request, as the ledger keeps it. Amounts in nano-dollars (1e-9 USD). */
 export interface LedgerEntry {
@@ -73,14 +87,34 @@ const COLUMNS = [
   'duration_ms',
 ] as const;
 
+type Row = (string | number)[];
+
+/** How long appended rows wait in the journal before one transaction moves them into SQLite. */
+const FLUSH_DELAY_MS = 20;
+const FLUSH_ROWS = 256;
+
 /**
- * The append-only cost ledger: one row per answered request, written synchronously (so it is
- * on disk before the response completes). Several processes may share one file.
+ * The append-only cost ledger: one row per answered request, several processes sharing one
+ * SQLite file.
+ *
+ * Durability: `append` writes the row to this process's journal file with one `write` system
+ * call before it returns (so before the response completes), which survives the process being
+ * killed, as a WAL commit with `synchronous=NORMAL` would, at a tenth of its cost; rows move
+ * from the journal into SQLite in one transaction every few milliseconds. A journal left by a
+ * process that died is imported by the next process that opens the ledger. Every row carries
+ * a unique entry id, so a journal imported twice never duplicates a row. With
+ * `durability: 'power'`, rows go straight into SQLite with `synchronous=FULL` instead.
  */
 export class Ledger {
   readonly path: string;
   readonly #database: Database.Database;
   readonly #insert: Database.Statement;
+  readonly #checkpointer: Worker | undefined;
+  readonly #journal: { fd: number; path: string; id: string } | undefined;
+  readonly #transaction: (rows: readonly Row[]) => void;
+  #pending: Row[] = [];
+  #sequence = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LedgerOptions) {
     this.path = options.path;
@@ -90,9 +124,13 @@ export class Ledger {
       this.#database.pragma('journal_mode = WAL');
       this.#database.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
       this.#database.pragma('busy_timeout = 5000');
+      // Checkpoints (copying the WAL into the database, with an fsync) would stall a request
+      // every thousand rows; a worker thread runs them instead, off the event loop.
+      if (options.path !== ':memory:') this.#database.pragma('wal_autocheckpoint = 0');
       this.#database.exec(`
         CREATE TABLE IF NOT EXISTS ledger (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          entry_id TEXT NOT NULL,
           request_id TEXT NOT NULL,
           time INTEGER NOT NULL,
           key TEXT NOT NULL,
@@ -116,6 +154,12 @@ export class Ledger {
         CREATE TRIGGER IF NOT EXISTS ledger_append_only BEFORE UPDATE ON ledger
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
       `);
+      const columns = this.#database.pragma('table_info(ledger)') as { name: string }[];
+      if (!columns.some((column) => column.name === 'entry_id')) {
+        // A ledger written before entry ids: older rows keep a NULL id.
+        this.#database.exec('ALTER TABLE ledger ADD COLUMN entry_id TEXT');
+      }
+      this.#database.exec('CREATE UNIQUE INDEX IF NOT EXISTS ledger_entry ON ledger (entry_id)');
     } catch (error) {
       throw new SluiceError(
         'E_LEDGER_OPEN',
@@ -125,14 +169,64 @@ export class Ledger {
         },
       );
     }
+    const onDisk = options.path !== ':memory:';
+    this.#checkpointer = onDisk ? startCheckpointer(options.path) : undefined;
     this.#insert = this.#database.prepare(
-      `INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      `INSERT OR IGNORE INTO ledger (entry_id, ${COLUMNS.join(', ')}) VALUES (?, ${COLUMNS.map(() => '?').join(', ')})`,
     );
+    this.#transaction = this.#database.transaction((rows: readonly Row[]) => {
+      for (const row of rows) this.#insert.run(...row);
+    });
+    if (onDisk) this.#importOrphanJournals();
+    const id = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    if (onDisk && options.durability !== 'power') {
+      const path = `${options.path}.journal-${id}`;
+      this.#journal = { fd: openSync(path, 'a'), path, id };
+    } else {
+      this.#journal = undefined;
+    }
+    this.#journalId = id;
   }
 
-  /** Appends one row; returns once SQLite has committed it. */
+  readonly #journalId: string;
+
+  /** Imports the journals of processes that died before moving their rows into SQLite. */
+  #importOrphanJournals(): void {
+    const directory = dirname(this.path);
+    const prefix = `${basename(this.path)}.journal-`;
+    for (const name of readdirSync(directory)) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (pid === process.pid || isAlive(pid)) continue;
+      const path = join(directory, name);
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        continue; // another process took it
+      }
+      const rows: Row[] = [];
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        try {
+          rows.push(JSON.parse(line) as Row);
+        } catch {
+          // A line torn by the crash was never acknowledged: nothing to import.
+        }
+      }
+      this.#transaction(rows);
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already removed by another process importing it at the same time (no duplicates: entry ids).
+      }
+    }
+  }
+
+  /** Appends one row; returns once it is durable (see the class comment). */
   append(entry: LedgerEntry): void {
-    this.#insert.run(
+    const row: Row = [
+      `${this.#journalId}:${this.#sequence++}`,
       entry.requestId,
       Math.round(entry.time),
       entry.key,
@@ -151,11 +245,38 @@ export class Ledger {
       entry.costNanos,
       entry.avoidedNanos,
       entry.durationMs,
-    );
+    ];
+    const journal = this.#journal;
+    if (journal === undefined) {
+      this.#insert.run(...row);
+      return;
+    }
+    writeSync(journal.fd, `${JSON.stringify(row)}\n`);
+    this.#pending.push(row);
+    if (this.#pending.length >= FLUSH_ROWS) this.flush();
+    else if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+      this.#flushTimer.unref();
+    }
+  }
+
+  /** Moves journaled rows into SQLite now (reads call it first). */
+  flush(): void {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    const journal = this.#journal;
+    if (journal === undefined || this.#pending.length === 0) return;
+    this.#transaction(this.#pending);
+    this.#pending = [];
+    // Every journaled row is in SQLite: the journal starts over (same thread, no append between).
+    ftruncateSync(journal.fd, 0);
   }
 
   /** Totals for a scope between two instants (`from` included, `to` excluded). */
   summary(scope: Scope, from: number, to: number): SpendSummary {
+    this.flush();
     const { clause, values } = scopeClause(scope);
     const row = this.#database
       .prepare(
@@ -183,6 +304,7 @@ export class Ledger {
     from: number,
     to: number,
   ): (SpendSummary & { name: string })[] {
+    this.flush();
     const rows = this.#database
       .prepare(
         `SELECT ${dimension} AS name, COUNT(*) AS requests, COALESCE(SUM(cache = 'hit'), 0) AS hits,
@@ -207,6 +329,7 @@ export class Ledger {
 
   /** Spend of a scope since `from`, grouped in slices of `sliceMs` (for restoring budgets). */
   spendBySlice(scope: Scope, from: number, sliceMs: number): Map<number, number> {
+    this.flush();
     const { clause, values } = scopeClause(scope);
     const rows = this.#database
       .prepare(
@@ -217,45 +340,104 @@ export class Ledger {
     return new Map(rows.map((row) => [row.slice, row.cost]));
   }
 
-  /** Rows between two instants, oldest first, at most `limit`. */
+  /**
+   * Rows between two instants, oldest first, at most `limit`. Read a page at a time, so the
+   * connection is never held by an open cursor while the caller streams the rows out.
+   */
   *rows(from: number, to: number, limit: number): IterableIterator<LedgerEntry & { seq: number }> {
+    this.flush();
     const statement = this.#database.prepare(
-      `SELECT seq, ${COLUMNS.join(', ')} FROM ledger WHERE time >= ? AND time < ? ORDER BY seq LIMIT ?`,
+      `SELECT seq, ${COLUMNS.join(', ')} FROM ledger WHERE time >= ? AND time < ? AND seq > ? ORDER BY seq LIMIT ?`,
     );
-    for (const row of statement.iterate(from, to, limit) as IterableIterator<
-      Record<string, unknown>
-    >) {
-      yield {
-        seq: row.seq as number,
-        requestId: row.request_id as string,
-        time: row.time as number,
-        key: row.key as string,
-        namespace: row.namespace as string,
-        tags: (row.tags as string).split(',').filter((tag) => tag !== ''),
-        route: row.route as string,
-        model: row.model as string,
-        provider: row.provider as string,
-        status: row.status as number,
-        cache: row.cache as string,
-        inputTokens: row.input_tokens as number,
-        cachedInputTokens: row.cached_input_tokens as number,
-        cacheWriteTokens: row.cache_write_tokens as number,
-        outputTokens: row.output_tokens as number,
-        reasoningTokens: row.reasoning_tokens as number,
-        costNanos: row.cost_nanos as number,
-        avoidedNanos: row.avoided_nanos as number,
-        durationMs: row.duration_ms as number,
-      };
+    let after = 0;
+    let remaining = limit;
+    while (remaining > 0) {
+      const page = statement.all(from, to, after, Math.min(remaining, 1_000)) as Record<
+        string,
+        unknown
+      >[];
+      if (page.length === 0) return;
+      remaining -= page.length;
+      after = page[page.length - 1]?.seq as number;
+      for (const row of page) yield toEntry(row);
     }
   }
 
   close(): void {
-    if (this.#database.open) this.#database.close();
+    if (this.#database.open) this.flush();
+    const journal = this.#journal;
+    if (journal !== undefined) {
+      closeSync(journal.fd);
+      try {
+        unlinkSync(journal.path);
+      } catch {
+        // Already gone.
+      }
+    }
+    if (this.#checkpointer !== undefined) void this.#checkpointer.terminate();
+    if (this.#database.open) {
+      if (this.#checkpointer !== undefined) this.#database.pragma('wal_checkpoint(PASSIVE)');
+      this.#database.close();
+    }
   }
 }
 
 export function createLedger(options: LedgerOptions): Ledger {
   return new Ledger(options);
+}
+
+/**
+ * A worker thread with its own connection that checkpoints the WAL every half second
+ * (PASSIVE: it never blocks the writer). It holds no reference on the event loop.
+ */
+function startCheckpointer(path: string): Worker {
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const Database = require(workerData.module);
+     const database = new Database(workerData.path);
+     database.pragma('busy_timeout = 1000');
+     setInterval(() => {
+       try { database.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+     }, 500);`,
+    { eval: true, workerData: { path, module: require.resolve('better-sqlite3') } },
+  );
+  worker.unref();
+  worker.on('error', () => {});
+  return worker;
+}
+
+function toEntry(row: Record<string, unknown>): LedgerEntry & { seq: number } {
+  return {
+    seq: row.seq as number,
+    requestId: row.request_id as string,
+    time: row.time as number,
+    key: row.key as string,
+    namespace: row.namespace as string,
+    tags: (row.tags as string).split(',').filter((tag) => tag !== ''),
+    route: row.route as string,
+    model: row.model as string,
+    provider: row.provider as string,
+    status: row.status as number,
+    cache: row.cache as string,
+    inputTokens: row.input_tokens as number,
+    cachedInputTokens: row.cached_input_tokens as number,
+    cacheWriteTokens: row.cache_write_tokens as number,
+    outputTokens: row.output_tokens as number,
+    reasoningTokens: row.reasoning_tokens as number,
+    costNanos: row.cost_nanos as number,
+    avoidedNanos: row.avoided_nanos as number,
+    durationMs: row.duration_ms as number,
+  };
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The SQL condition selecting a scope's rows. */

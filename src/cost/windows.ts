@@ -30,6 +30,7 @@ export class BudgetWindow {
   readonly timeZone: string;
   readonly #rollingMs: number | undefined;
   readonly #parts: Intl.DateTimeFormat;
+  #cached: { from: number; position: WindowPosition } | undefined;
 
   constructor(spec: WindowSpec, timeZone = 'UTC') {
     this.spec = spec;
@@ -73,7 +74,27 @@ export class BudgetWindow {
     return this.#rollingMs === undefined ? (this.spec as string) : `rolling:${this.#rollingMs}`;
   }
 
+  /**
+   * Where `now` falls. The last answer is reused while `now` stays inside its bucket, so the
+   * calendar arithmetic (Intl, a few microseconds) runs once per bucket, not per request.
+   */
   position(now: number): WindowPosition {
+    const cached = this.#cached;
+    if (cached !== undefined && now >= cached.from && now < cached.position.reset) {
+      if (this.#rollingMs === undefined) return cached.position;
+      // A rolling window's start moves with now; its buckets do not within one slice.
+      return { ...cached.position, start: now - this.#rollingMs };
+    }
+    const position = this.#compute(now);
+    const from =
+      this.#rollingMs === undefined
+        ? position.start
+        : position.reset - this.#rollingMs / ROLLING_SLICES;
+    this.#cached = { from, position };
+    return position;
+  }
+
+  #compute(now: number): WindowPosition {
     const rollingMs = this.#rollingMs;
     if (rollingMs !== undefined) {
       const slice = rollingMs / ROLLING_SLICES;

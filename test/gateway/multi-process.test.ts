@@ -1,17 +1,28 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedger } from '../../src/cost/ledger.js';
 import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
 import { redisAvailable, redisUrl } from '../helpers/redis.js';
 
 const DB = 15;
 const available = await redisAvailable();
 const CLI = join(import.meta.dirname, '../../dist/src/cli/index.js');
+
+/** The latest modification time of any file under `directory`. */
+function newestSource(directory: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
 
 interface Running {
   process: ChildProcess;
@@ -85,20 +96,22 @@ describe.skipIf(!available)('gateway processes sharing Redis', () => {
   const prefixes: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) {
-      // The processes run the built CLI; build it once when a checkout has not been built.
-      execFileSync(
+    if (
+      !existsSync(CLI) ||
+      newestSource(join(import.meta.dirname, '../../src')) > statSync(CLI).mtimeMs
+    ) {
+      // The processes run the built CLI: build it when this checkout's build is missing or stale.
+      // (tsc emits even when it reports type errors; the check below is what matters.)
+      spawnSync(
         process.execPath,
         [
           join(import.meta.dirname, '../../node_modules/typescript/bin/tsc'),
           '-p',
           'tsconfig.build.json',
         ],
-        {
-          cwd: join(import.meta.dirname, '../..'),
-          stdio: 'inherit',
-        },
+        { cwd: join(import.meta.dirname, '../..'), stdio: 'inherit' },
       );
+      if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}`);
     }
     upstream = createMockProvider();
     upstreamUrl = (await upstream.listen(0)).url;
@@ -210,13 +223,10 @@ describe.skipIf(!available)('gateway processes sharing Redis', () => {
     await stop(victim, 'SIGKILL');
     await Promise.all(inFlight);
 
-    const database = new Database(ledger, { readonly: true });
-    const ids = new Set(
-      (database.prepare('SELECT request_id FROM ledger').all() as { request_id: string }[]).map(
-        (row) => row.request_id,
-      ),
-    );
-    database.close();
+    // Opening the ledger imports the journal the killed process left behind.
+    const reader = createLedger({ path: ledger });
+    const ids = new Set([...reader.rows(0, Date.now() + 1, 1_000)].map((row) => row.requestId));
+    reader.close();
     for (const answer of settled) expect(ids.has(answer.requestId)).toBe(true);
 
     upstream.setOptions({ ttftMs: 0 });
