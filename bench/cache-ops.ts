@@ -528,7 +528,7 @@ async function l1Get(context: Context, entries: number, ttl: boolean): Promise<v
   const now0 = Date.now();
   const expiresAt = ttl ? now0 + DEFAULT_TTL_MS : Number.POSITIVE_INFINITY;
 
-  const tier = new MemoryTier<unknown>({ maxEntries: entries });
+  const tier = new MemoryTier<unknown>({ maxEntries: entries, policy: 'lru' });
   for (const key of keys) tier.set(key, value, 0, now0, expiresAt, expiresAt, undefined);
   const lru = new LRUCache<string, object>(
     ttl ? { max: entries, ttl: DEFAULT_TTL_MS } : { max: entries },
@@ -1113,7 +1113,7 @@ async function sets(context: Context): Promise<void> {
   const { value } = context;
 
   const sluice = createCache({ l1: { maxEntries: entries } });
-  const tier = new MemoryTier<unknown>({ maxEntries: entries });
+  const tier = new MemoryTier<unknown>({ maxEntries: entries, policy: 'lru' });
   const tinyLfu = new MemoryTier<unknown>({ maxEntries: entries, policy: 'tinylfu' });
   const lru = new LRUCache<string, object>({ max: entries });
   const bento = bentoL1(context, entries, true, 'bento-set');

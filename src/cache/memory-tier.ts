@@ -33,8 +33,9 @@ export interface MemoryTierOptions<Value> {
    */
   maxEntryBytes?: number;
   /**
-   * Eviction policy: a registered name or a factory.
-   * @default 'lru'
+   * Eviction policy: a registered name (`'tinylfu'`: adaptive W-TinyLFU, frequency-aware and
+   * scan-resistant; `'lru'`: least recently used) or a factory.
+   * @default 'tinylfu'
    */
   policy?: string | PolicyFactory;
   /** Called for every entry that leaves because of a bound or its expiry. */

@@ -18,8 +18,14 @@ describe('MemoryTier', () => {
     );
   });
 
-  it('never holds more than maxEntries, evicting the least recently used', () => {
-    const tier = new MemoryTier<string>({ maxEntries: 3 });
+  it('uses the W-TinyLFU policy unless told otherwise', () => {
+    expect(new MemoryTier<string>({ maxEntries: 3 }).policyName).toBe('tinylfu');
+    expect(new MemoryTier<string>({ maxBytes: 1_000 }).policyName).toBe('tinylfu');
+    expect(new MemoryTier<string>({ maxEntries: 3, policy: 'lru' }).policyName).toBe('lru');
+  });
+
+  it('never holds more than maxEntries, evicting the least recently used (lru policy)', () => {
+    const tier = new MemoryTier<string>({ maxEntries: 3, policy: 'lru' });
     for (const key of ['a', 'b', 'c']) put(tier, key);
     tier.get('a', 0);
     put(tier, 'd');
@@ -27,10 +33,11 @@ describe('MemoryTier', () => {
     expect(tier.size).toBe(3);
   });
 
-  it('keeps byte accounting exact through inserts, updates, deletes and evictions', () => {
+  it('keeps byte accounting exact through inserts, updates, deletes and evictions (lru policy)', () => {
     const evicted: string[] = [];
     const tier = new MemoryTier<string>({
       maxBytes: 100,
+      policy: 'lru',
       onEvict: (key) => evicted.push(key),
     });
     put(tier, 'a', 40);
@@ -174,6 +181,31 @@ describe('TinyLFU policy', () => {
     };
     expect(hitRatioAfterScan('lru')).toBe(0);
     expect(hitRatioAfterScan('tinylfu')).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('TinyLFU against LRU where recency is all there is', () => {
+  it('falls back to LRU on keys swept up and down (no frequency signal)', () => {
+    // 1,000 keys swept up, then down, 12 times: every key is equally frequent, and only the
+    // keys just seen come back soon, so LRU is optimal. The shadow LRU notices that it
+    // would hit far more and hands the whole cache to the (LRU) window.
+    const hitRatio = (policy: string) => {
+      const tier = new MemoryTier<number>({ maxEntries: 100, policy });
+      let hits = 0;
+      let accesses = 0;
+      for (let sweep = 0; sweep < 12; sweep++) {
+        for (let step = 0; step < 1_000; step++) {
+          const key = `k${sweep % 2 === 0 ? step : 999 - step}`;
+          accesses++;
+          if (tier.get(key, 0) !== undefined) hits++;
+          else tier.set(key, 1, 1, 0, NEVER, NEVER, undefined);
+        }
+      }
+      return hits / accesses;
+    };
+    const lru = hitRatio('lru');
+    expect(lru).toBeGreaterThan(0.08);
+    expect(hitRatio('tinylfu')).toBeGreaterThanOrEqual(lru - 0.01);
   });
 });
 

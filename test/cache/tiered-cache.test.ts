@@ -368,7 +368,7 @@ describe('events and statistics', () => {
       'cache-invalidate',
       'cache-delete',
     ]);
-    expect(cache.stats().tiers.l1).toMatchObject({ evictions: 1, entries: 0, policy: 'lru' });
+    expect(cache.stats().tiers.l1).toMatchObject({ evictions: 1, entries: 0, policy: 'tinylfu' });
   });
 
   it('accounts L1 bytes at the serialized size', async () => {
