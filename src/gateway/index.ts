@@ -21,3 +21,4 @@ export {
   OpenAICompatibleProvider,
   openAICompatibleProvider,
 } from './providers/openai-compatible.js';
+export { createSluice, type RequestControls, Sluice, type SluiceOptions } from './sluice.js';
