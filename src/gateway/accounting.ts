@@ -3,9 +3,14 @@ import { BudgetExceededError } from '../cost/budgets.js';
 import type { Ledger } from '../cost/ledger.js';
 import type { CostTracker, RequestCost } from '../cost/tracker.js';
 import type { Caller } from './auth.js';
-import type { Target } from './completions.js';
 import { HttpError } from './errors.js';
 import type { Exchange, ExchangeRecord, Usage } from './exchange.js';
+
+/** Where a call goes, as accounting sees it: the model and the provider's name. */
+export interface AccountedTarget {
+  readonly model: string;
+  readonly provider: { readonly name: string };
+}
 
 /** The part of a request accounting needs. */
 export interface AccountedRequest {
@@ -13,7 +18,7 @@ export interface AccountedRequest {
   readonly exchange: Exchange;
   readonly caller: Caller;
   readonly namespace: string;
-  readonly target: Target;
+  readonly target: AccountedTarget;
   readonly body: Readonly<Record<string, unknown>>;
   readonly priority: 'low' | 'normal' | 'high';
 }
@@ -66,7 +71,7 @@ export class Accounting {
   }
 
   /** Soft budget actions for a caller and model (undefined without budgets). */
-  advise(caller: Caller, target: Target): BudgetAdvice | undefined {
+  advise(caller: Caller, target: AccountedTarget): BudgetAdvice | undefined {
     if (this.#budgets === undefined) return undefined;
     return this.#budgets.advise(subjectOf(caller, target));
   }
@@ -191,7 +196,7 @@ export class Accounting {
   }
 }
 
-function subjectOf(caller: Caller, target: Target): BudgetSubject {
+function subjectOf(caller: Caller, target: AccountedTarget): BudgetSubject {
   return {
     key: caller.name,
     model: target.model,

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Cache } from '../cache/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -43,6 +42,22 @@ export interface CompletionRequest {
   readonly includeUsage: boolean;
   /** From `x-sluice-priority`; low-priority work is deferred first when a budget runs low. */
   readonly priority: 'low' | 'normal' | 'high';
+}
+
+/**
+ * Where a stream is written: an HTTP `ServerResponse` in the gateway, an in-memory sink in the
+ * SDK adapters. The subset of `ServerResponse` the service uses.
+ */
+export interface ResponseSink {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  setHeader(name: string, value: string): unknown;
+  flushHeaders(): void;
+  write(chunk: string): boolean;
+  end(chunk?: string): unknown;
+  /** 'close': the client went away (or the response ended). */
+  once(event: 'close', listener: () => void): unknown;
 }
 
 /** What the route handler sends for a JSON answer. */
@@ -161,7 +176,7 @@ export class CompletionService {
    * Answers a streaming request on `response` (already hijacked from the framework). Resolves
    * when the response has ended; never rejects.
    */
-  async stream(request: CompletionRequest, response: ServerResponse): Promise<void> {
+  async stream(request: CompletionRequest, response: ResponseSink): Promise<void> {
     const { exchange, directives } = request;
     const cache = this.#cache;
     const responder = new SseResponder(response, exchange, request.includeUsage, (status, usage) =>
@@ -489,7 +504,7 @@ function withRetryAfter(error: HttpError, response: UpstreamResponse): HttpError
 
 /** Writes one stream (live or replayed) to a client as SSE. */
 class SseResponder implements StreamListener {
-  readonly response: ServerResponse;
+  readonly response: ResponseSink;
   readonly done: Promise<void>;
   status = 0;
   onStart: (() => void) | undefined;
@@ -500,7 +515,7 @@ class SseResponder implements StreamListener {
   #resolve!: () => void;
 
   constructor(
-    response: ServerResponse,
+    response: ResponseSink,
     exchange: Exchange,
     includeUsage: boolean,
     onFinish: (status: number, usage: Usage | undefined) => void,
