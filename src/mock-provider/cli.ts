@@ -5,8 +5,9 @@ import { createMockProvider, type MockProviderOptions } from './server.js';
 
 const USAGE = `Usage: sluice mock-provider [options]
 
-An OpenAI-compatible upstream (/v1/chat/completions, /v1/embeddings, /v1/models) with
-deterministic answers, for tests, demos and benchmarks. Runs until SIGINT or SIGTERM.
+An OpenAI-compatible upstream (/v1/chat/completions, /v1/embeddings, /v1/models, and the
+Batch API: /v1/files, /v1/batches) with deterministic answers, for tests, demos and
+benchmarks. Runs until SIGINT or SIGTERM.
 
 Options:
   --port N             Port to listen on; 0 picks a free one          (default 9000)
@@ -19,6 +20,7 @@ Options:
   --timeout-rate R     Share of requests never answered, 0 to 1       (default 0)
   --cut-rate R         Share of answers cut midway, 0 to 1            (default 0)
   --seed N             Seed of the fault generator, an integer        (default 1)
+  --batch-delay MS     Time a Batch API batch takes, milliseconds     (default 0)
   --api-key KEY        Require "authorization: Bearer KEY"            (default: no check)
   -h, --help           Show this help
 
@@ -81,6 +83,7 @@ export function parseMockProviderArgs(args: string[]): MockProviderCommand | und
         'timeout-rate': { type: 'string' },
         'cut-rate': { type: 'string' },
         seed: { type: 'string' },
+        'batch-delay': { type: 'string' },
         'api-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -113,6 +116,7 @@ export function parseMockProviderArgs(args: string[]): MockProviderCommand | und
       max: Number.MAX_SAFE_INTEGER,
       integer: true,
     }),
+    batchDelayMs: number('batch-delay', MILLISECONDS),
     apiKey: text('api-key'),
   };
   const host = text('host') ?? '127.0.0.1';

@@ -1,3 +1,4 @@
+export type { MockBatchStats } from './batches.js';
 export { runMockProvider } from './cli.js';
 export {
   createMockProvider,

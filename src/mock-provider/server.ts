@@ -6,8 +6,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../shared/clock.js';
 import { ConfigError } from '../shared/errors.js';
 import { answerChat, MAX_ANSWER_WORDS } from './answers.js';
+import { BatchApiProblem, type MockBatchStats, MockBatchStore } from './batches.js';
 import { createRandom, type Random } from './random.js';
 import {
   InvalidRequest,
@@ -78,6 +80,13 @@ export interface MockProviderSettings {
    * @default 1 (an integer)
    */
   seed?: number;
+  /**
+   * How long a Batch API batch takes, from its creation: polls before then see it
+   * `in_progress`, the first poll after it completes it. With 0 the first poll completes it.
+   * A delay past the 24-hour completion window makes the batch expire instead.
+   * @default 0 (milliseconds)
+   */
+  batchDelayMs?: number;
 }
 
 /** Everything `createMockProvider` accepts. */
@@ -97,6 +106,26 @@ export interface MockProviderOptions extends MockProviderSettings {
    * @default 16_777_216 (bytes, 16 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Most files (uploads and batch outputs) kept in memory; the oldest go first.
+   * @default 1_000 (files)
+   */
+  maxFiles?: number;
+  /**
+   * Most bytes of files kept in memory; the oldest go first.
+   * @default 268_435_456 (bytes, 256 MiB)
+   */
+  maxFileBytes?: number;
+  /**
+   * Most batches kept in memory; the oldest go first.
+   * @default 1_000 (batches)
+   */
+  maxBatches?: number;
+  /**
+   * Where batch timing (`batchDelayMs`, the 24-hour window, timestamps) reads the time.
+   * @default the system clock
+   */
+  clock?: Clock;
 }
 
 /** A fault the mock can inject; `400` only on demand through the `x-mock-fault` header. */
@@ -128,6 +157,8 @@ export interface MockProvider {
   /** Stops listening and destroys every connection, hung requests and open streams included. */
   close(): Promise<void>;
   stats(): MockProviderStats;
+  /** Counters of the Files and Batch APIs (`/v1/files`, `/v1/batches`). */
+  batchStats(): MockBatchStats;
   /** Zeroes the counters (the fault sequence goes on; `setOptions({ seed })` restarts it). */
   reset(): void;
   /** Changes latency, length or fault settings for the requests that follow. */
@@ -143,6 +174,7 @@ const DEFAULT_SETTINGS: Required<MockProviderSettings> = {
   timeoutRate: 0,
   cutRate: 0,
   seed: 1,
+  batchDelayMs: 0,
 };
 
 /** Longest latency a request header may ask for: an hour. */
@@ -180,6 +212,7 @@ function mergeSettings(
   checkRange('timeoutRate', merged.timeoutRate, 0, 1, false);
   checkRange('cutRate', merged.cutRate, 0, 1, false);
   checkRange('seed', merged.seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
+  checkRange('batchDelayMs', merged.batchDelayMs, 0, Number.MAX_SAFE_INTEGER, false);
   const total = merged.error429Rate + merged.error500Rate + merged.timeoutRate + merged.cutRate;
   if (total > 1) {
     throw new ConfigError(`the fault rates add up to ${total}; together they must be at most 1`);
@@ -210,6 +243,7 @@ class MockProviderServer implements MockProvider {
   readonly #embeddingDimensions: number;
   readonly #maxBodyBytes: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #batchStore: MockBatchStore;
   #settings: Required<MockProviderSettings>;
   #random: Random;
   #faultTotal: number;
@@ -227,6 +261,17 @@ class MockProviderServer implements MockProvider {
     checkRange('embeddingDimensions', this.#embeddingDimensions, 1, MAX_EMBEDDING_DIMENSIONS, true);
     this.#maxBodyBytes = options.maxBodyBytes ?? 16_777_216;
     checkRange('maxBodyBytes', this.#maxBodyBytes, 1, Number.MAX_SAFE_INTEGER, true);
+    const maxFiles = options.maxFiles ?? 1_000;
+    checkRange('maxFiles', maxFiles, 1, Number.MAX_SAFE_INTEGER, true);
+    const maxFileBytes = options.maxFileBytes ?? 268_435_456;
+    checkRange('maxFileBytes', maxFileBytes, 1, Number.MAX_SAFE_INTEGER, true);
+    const maxBatches = options.maxBatches ?? 1_000;
+    checkRange('maxBatches', maxBatches, 1, Number.MAX_SAFE_INTEGER, true);
+    this.#batchStore = new MockBatchStore(
+      options.clock ?? systemClock,
+      { maxFiles, maxFileBytes, maxBatches, embeddingDimensions: this.#embeddingDimensions },
+      () => ({ batchDelayMs: this.#settings.batchDelayMs, maxTokens: this.#settings.maxTokens }),
+    );
     this.#server = createServer((request, response) => this.#handle(request, response));
     this.#server.keepAliveTimeout = 5_000;
   }
@@ -260,8 +305,13 @@ class MockProviderServer implements MockProvider {
     return { ...this.#stats, faults: { ...this.#stats.faults } };
   }
 
+  batchStats(): MockBatchStats {
+    return this.#batchStore.stats();
+  }
+
   reset(): void {
     this.#stats = zeroStats();
+    this.#batchStore.resetStats();
   }
 
   setOptions(settings: MockProviderSettings): void {
@@ -318,6 +368,10 @@ class MockProviderServer implements MockProvider {
       });
       return;
     }
+    if (path.startsWith('/v1/files') || path.startsWith('/v1/batches')) {
+      this.#routeBatchApi(request, response, method, path, url.slice(path.length));
+      return;
+    }
     if (method === 'GET' && path === '/v1/models') {
       this.#send(response, 200, MODELS_BODY);
       return;
@@ -338,8 +392,136 @@ class MockProviderServer implements MockProvider {
     this.#sendError(response, 404, `Invalid URL (${method} ${path})`, 'invalid_request_error');
   }
 
+  /**
+   * The Files and Batch APIs: `POST /v1/files` (multipart), `GET /v1/files/{id}`,
+   * `GET /v1/files/{id}/content`, `DELETE /v1/files/{id}`, `POST /v1/batches`,
+   * `GET /v1/batches`, `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`. Only a fault
+   * forced with `x-mock-fault` applies here; the fault rates do not.
+   */
+  #routeBatchApi(
+    request: IncomingMessage,
+    response: ServerResponse,
+    method: string,
+    path: string,
+    query: string,
+  ): void {
+    if (headerValue(request, 'x-mock-fault') !== undefined) {
+      if (this.#fault(request, response) === 'handled') return;
+    }
+    const store = this.#batchStore;
+    const reply = (result: string | BatchApiProblem): void => {
+      if (result instanceof BatchApiProblem) {
+        this.#send(response, result.status, result.body());
+      } else {
+        this.#send(response, 200, result);
+      }
+    };
+    const parts = path.split('/').slice(2).map(decodeURIComponent);
+    const [collection, id, action] = parts;
+    const allowed = (expected: string): boolean => {
+      if (method === expected) return true;
+      this.#sendError(
+        response,
+        405,
+        `Method ${method} not allowed on ${path}; use ${expected}`,
+        'invalid_request_error',
+        { headers: { allow: expected } },
+      );
+      return false;
+    };
+    if (collection === 'files' && parts.length === 1) {
+      if (!allowed('POST')) return;
+      this.#readRaw(request, response, (body) => this.#uploadFile(request, response, body));
+      return;
+    }
+    if (collection === 'files' && id !== undefined && parts.length === 2) {
+      if (method === 'DELETE') reply(store.deleteFile(id));
+      else if (allowed('GET')) reply(store.fileObject(id));
+      return;
+    }
+    if (collection === 'files' && id !== undefined && action === 'content' && parts.length === 3) {
+      if (!allowed('GET')) return;
+      const content = store.fileContent(id);
+      if (content instanceof BatchApiProblem) {
+        reply(content);
+        return;
+      }
+      response.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': content.length,
+      });
+      response.end(content);
+      return;
+    }
+    if (collection === 'batches' && parts.length === 1) {
+      if (method === 'GET') {
+        const limit = Number(new URLSearchParams(query.replace(/^\?/, '')).get('limit') ?? 20);
+        this.#send(response, 200, store.list(Number.isSafeInteger(limit) ? limit : 20));
+        return;
+      }
+      if (!allowed('POST')) return;
+      this.#readBody(request, response, (body) => {
+        const parsed = this.#json(response, body);
+        if (parsed !== undefined) reply(store.create(parsed));
+      });
+      return;
+    }
+    if (collection === 'batches' && id !== undefined && parts.length === 2) {
+      if (allowed('GET')) reply(store.retrieve(id));
+      return;
+    }
+    if (collection === 'batches' && id !== undefined && action === 'cancel' && parts.length === 3) {
+      if (allowed('POST')) reply(store.cancel(id));
+      return;
+    }
+    this.#sendError(response, 404, `Invalid URL (${method} ${path})`, 'invalid_request_error');
+  }
+
+  /** `POST /v1/files`: reads the multipart form (a `purpose` field and a `file` part). */
+  #uploadFile(request: IncomingMessage, response: ServerResponse, body: Buffer): void {
+    const contentType = headerValue(request, 'content-type') ?? '';
+    if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
+      this.#sendError(
+        response,
+        400,
+        'POST /v1/files needs a multipart/form-data body with purpose and file',
+        'invalid_request_error',
+      );
+      return;
+    }
+    const fail = (message: string, param: string | undefined = undefined): void => {
+      if (!response.headersSent) {
+        this.#sendError(response, 400, message, 'invalid_request_error', { param });
+      }
+    };
+    new Response(body, { headers: { 'content-type': contentType } })
+      .formData()
+      .then(async (form) => {
+        const purpose = form.get('purpose');
+        const file = form.get('file');
+        if (typeof purpose !== 'string' || purpose === '') {
+          fail("'purpose' is a required field", 'purpose');
+          return;
+        }
+        if (file === null || typeof file === 'string') {
+          fail("'file' must be a file part", 'file');
+          return;
+        }
+        const content = Buffer.from(await file.arrayBuffer());
+        const result = this.#batchStore.upload(purpose, file.name || 'upload.jsonl', content);
+        if (result instanceof BatchApiProblem) this.#send(response, result.status, result.body());
+        else this.#send(response, 200, result);
+      })
+      .catch(() => fail('the multipart body could not be parsed'));
+  }
+
   /** Collects the body (refusing more than `maxBodyBytes`), then hands it on as text. */
   #readBody(request: IncomingMessage, response: ServerResponse, then: (body: string) => void) {
+    this.#readRaw(request, response, (body) => then(body.toString()));
+  }
+
+  /** Collects the body (refusing more than `maxBodyBytes`), then hands it on as bytes. */
+  #readRaw(request: IncomingMessage, response: ServerResponse, then: (body: Buffer) => void) {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
@@ -360,9 +542,7 @@ class MockProviderServer implements MockProvider {
         return;
       }
       try {
-        then(
-          chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString(),
-        );
+        then(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
       } catch {
         if (!response.headersSent)
           this.#sendError(response, 500, 'mock provider error', 'server_error');
@@ -616,7 +796,8 @@ class MockProviderServer implements MockProvider {
 
 /**
  * Creates an OpenAI-compatible mock upstream (`/v1/chat/completions`, `/v1/embeddings`,
- * `/v1/models`) with deterministic answers, adjustable latency and seeded fault injection.
+ * `/v1/models`, and the Files and Batch APIs under `/v1/files` and `/v1/batches`) with
+ * deterministic answers, adjustable latency and seeded fault injection.
  * Per request, the `x-mock-fault` header (`429`, `500`, `timeout`, `cut`, `400`) forces a
  * fault and `x-mock-ttft-ms` / `x-mock-token-ms` set the latency. Call `listen()` to start it.
  */
