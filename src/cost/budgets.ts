@@ -392,6 +392,25 @@ export class Budgets {
     return found;
   }
 
+  /**
+   * What the caller may still spend, in nano-dollars: the least headroom among the global,
+   * key and tag budgets that apply to it (model and provider budgets depend on the route, so
+   * they are left to the reservation). Undefined when none applies.
+   */
+  remaining(subject: { key: string; tags: readonly string[] }): number | undefined {
+    let least: number | undefined;
+    for (const budget of this.budgets) {
+      const kind = budget.scope.slice(0, budget.scope.indexOf(':'));
+      if (kind === 'model' || kind === 'provider') continue;
+      if (!budget.applies({ key: subject.key, tags: subject.tags, model: '', provider: '' }))
+        continue;
+      const cutoff = (budget.rejectAt ?? Number.POSITIVE_INFINITY) * budget.limitNanos;
+      const headroom = Math.max(0, cutoff - budget.latest.spent - budget.latest.reserved);
+      least = least === undefined ? headroom : Math.min(least, headroom);
+    }
+    return least === undefined || !Number.isFinite(least) ? undefined : least;
+  }
+
   /** Soft actions in force for a request, from the latest spend this process knows. */
   advise(subject: BudgetSubject): BudgetAdvice {
     let preferCache = false;

@@ -2,6 +2,7 @@ import type { BudgetAdvice, BudgetSubject, Budgets, Reservation } from '../cost/
 import { BudgetExceededError } from '../cost/budgets.js';
 import type { Ledger } from '../cost/ledger.js';
 import type { CostTracker, RequestCost } from '../cost/tracker.js';
+import { RateLimitError, type RateLimiter } from '../routing/rate-limit.js';
 import type { Caller } from './auth.js';
 import { HttpError } from './errors.js';
 import type { Exchange, ExchangeRecord, Usage } from './exchange.js';
@@ -19,6 +20,8 @@ export interface AccountedRequest {
   readonly caller: Caller;
   readonly namespace: string;
   readonly target: AccountedTarget;
+  /** Every deployment the call may end up on (the target first); the reservation covers the dearest. */
+  readonly chain?: readonly AccountedTarget[];
   readonly body: Readonly<Record<string, unknown>>;
   readonly priority: 'low' | 'normal' | 'high';
 }
@@ -27,6 +30,7 @@ export interface AccountingOptions {
   readonly tracker: CostTracker;
   readonly ledger: Ledger | undefined;
   readonly budgets: Budgets | undefined;
+  readonly rateLimiter: RateLimiter | undefined;
   readonly onRecord: ((record: ExchangeRecord) => void) | undefined;
   readonly log: (level: 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
 }
@@ -40,6 +44,7 @@ export class Accounting {
   readonly #tracker: CostTracker;
   readonly #ledger: Ledger | undefined;
   readonly #budgets: Budgets | undefined;
+  readonly #rateLimiter: RateLimiter | undefined;
   readonly #onRecord: AccountingOptions['onRecord'];
   readonly #log: AccountingOptions['log'];
   readonly #unknownModels = new Set<string>();
@@ -48,6 +53,7 @@ export class Accounting {
     this.#tracker = options.tracker;
     this.#ledger = options.ledger;
     this.#budgets = options.budgets;
+    this.#rateLimiter = options.rateLimiter;
     this.#onRecord = options.onRecord;
     this.#log = options.log;
   }
@@ -70,10 +76,43 @@ export class Accounting {
     await this.#budgets?.ready();
   }
 
+  /** What the caller may still spend (nano-dollars), for routing; undefined without budgets. */
+  remainingFor(caller: Caller): number | undefined {
+    return this.#budgets?.remaining({ key: caller.name, tags: caller.tags });
+  }
+
   /** Soft budget actions for a caller and model (undefined without budgets). */
   advise(caller: Caller, target: AccountedTarget): BudgetAdvice | undefined {
     if (this.#budgets === undefined) return undefined;
     return this.#budgets.advise(subjectOf(caller, target));
+  }
+
+  /**
+   * Takes the request's place in its rate limits (requests, estimated tokens, concurrency),
+   * or throws a 429 `rate_limit_exceeded` `HttpError` with `retry-after` and `ratelimit-*`.
+   * The ticket is settled with the actual tokens and released when the request completes.
+   */
+  async limit(request: AccountedRequest): Promise<void> {
+    const limiter = this.#rateLimiter;
+    const exchange = request.exchange;
+    if (limiter === undefined || exchange.rateLimit !== undefined) return;
+    const estimate = this.#tracker.estimate(request.target.model, request.body);
+    try {
+      exchange.rateLimit = await limiter.acquire(
+        { key: request.caller.name, model: request.target.model, tags: request.caller.tags },
+        { estimatedTokens: estimate.promptTokens + estimate.maxOutputTokens * estimate.choices },
+      );
+    } catch (error) {
+      if (error instanceof RateLimitError) {
+        throw new HttpError(429, 'rate_limit_exceeded', 'rate_limit_exceeded', error.message, {
+          headers: { ...error.headers },
+          retryAfterMs: error.retryAfterMs,
+          details: { scope: error.scope, limit: error.limit, quota: error.quota },
+        });
+      }
+      throw error;
+    }
+    Object.assign(exchange.headers, exchange.rateLimit.headers);
   }
 
   /**
@@ -85,12 +124,19 @@ export class Accounting {
     const budgets = this.#budgets;
     const exchange = request.exchange;
     if (budgets === undefined || exchange.reservation !== undefined) return;
-    const estimate = this.#tracker.estimate(request.target.model, request.body);
+    let maxCostNanos = 0;
+    const models = new Set((request.chain ?? [request.target]).map((target) => target.model));
+    for (const model of models) {
+      maxCostNanos = Math.max(
+        maxCostNanos,
+        this.#tracker.estimate(model, request.body).maxCostNanos,
+      );
+    }
     try {
       exchange.reservation = await budgets.reserve(
         exchange.requestId,
         subjectOf(request.caller, request.target),
-        estimate.maxCostNanos,
+        maxCostNanos,
         request.priority,
       );
     } catch (error) {
@@ -107,7 +153,8 @@ export class Accounting {
     const exchange = request.exchange;
     if (exchange.recorded) return exchange.costNanos;
     exchange.recorded = true;
-    const model = request.target.model;
+    const answered = exchange.answeredBy ?? request.target;
+    const model = answered.model;
     let priced: RequestCost | undefined;
     try {
       priced = usage === undefined ? undefined : this.#tracker.cost(model, usage);
@@ -144,7 +191,7 @@ export class Accounting {
         tags: request.caller.tags,
         route: request.route,
         model,
-        provider: request.target.provider.name,
+        provider: answered.provider.name,
         status,
         cache: exchange.cache,
         inputTokens: tokens?.inputTokens ?? 0,
@@ -164,13 +211,25 @@ export class Accounting {
     }
     const reservation = exchange.reservation;
     if (reservation !== undefined) this.#settle(reservation, hit ? 0 : costNanos);
+    const ticket = exchange.rateLimit;
+    if (ticket !== undefined) {
+      const used =
+        hit || priced === undefined
+          ? 0
+          : priced.tokens.inputTokens +
+            priced.tokens.cachedInputTokens +
+            priced.tokens.cacheWriteTokens +
+            priced.tokens.outputTokens +
+            priced.tokens.reasoningTokens;
+      void ticket.settle(used).finally(() => ticket.release());
+    }
     this.#onRecord?.({
       requestId: exchange.requestId,
       route: request.route,
       caller: request.caller.name,
       namespace: request.namespace,
       model,
-      provider: request.target.provider.name,
+      provider: answered.provider.name,
       status,
       cache: exchange.cache,
       usage,
@@ -191,6 +250,7 @@ export class Accounting {
   }
 
   async close(): Promise<void> {
+    await this.#rateLimiter?.close();
     await this.#budgets?.close();
     this.#ledger?.close();
   }

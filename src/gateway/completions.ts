@@ -6,7 +6,8 @@ import type { Caller } from './auth.js';
 import type { CacheDirectives } from './cache-control.js';
 import { requestKey } from './cache-key.js';
 import type { ModelConfig } from './config.js';
-import { HttpError, upstreamStatusError } from './errors.js';
+import type { Dispatcher } from './dispatch.js';
+import { HttpError } from './errors.js';
 import {
   type CachedAnswer,
   type CachedJson,
@@ -16,16 +17,9 @@ import {
   usageOf,
 } from './exchange.js';
 import { StreamFlight, type StreamListener } from './flight.js';
+import type { Target } from './model-table.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './provider.js';
 import { SseParser, type StreamEvent, sseFrame } from './sse.js';
-
-/** Where a requested model goes. */
-export interface Target {
-  /** The configured model name (the requested name through a wildcard). */
-  readonly model: string;
-  readonly upstreamModel: string;
-  readonly provider: Provider;
-}
 
 /** One request as the service needs it, already validated. */
 export interface CompletionRequest {
@@ -35,6 +29,8 @@ export interface CompletionRequest {
   /** The caller's namespace, with the `x-sluice-namespace` sub-namespace if given. */
   readonly namespace: string;
   readonly target: Target;
+  /** The target, then the deployments to fall back to. */
+  readonly chain: readonly Target[];
   readonly body: Record<string, unknown>;
   readonly directives: CacheDirectives;
   readonly stream: boolean;
@@ -42,6 +38,8 @@ export interface CompletionRequest {
   readonly includeUsage: boolean;
   /** From `x-sluice-priority`; low-priority work is deferred first when a budget runs low. */
   readonly priority: 'low' | 'normal' | 'high';
+  /** Hedge this call (`x-sluice-hedge`); undefined for the configured default. */
+  readonly hedge: boolean | undefined;
 }
 
 /**
@@ -71,6 +69,7 @@ export interface CompletionServiceOptions {
   readonly ttlMs: number;
   readonly metrics: GatewayMetrics;
   readonly accounting: Accounting;
+  readonly dispatcher: Dispatcher;
 }
 
 /**
@@ -84,6 +83,7 @@ export class CompletionService {
   readonly #ttlMs: number;
   readonly #metrics: GatewayMetrics;
   readonly #accounting: Accounting;
+  readonly #dispatcher: Dispatcher;
   readonly #jsonFlights = new Map<string, Promise<CachedJson>>();
   readonly #streamFlights = new Map<string, StreamFlight>();
 
@@ -92,6 +92,7 @@ export class CompletionService {
     this.#ttlMs = options.ttlMs;
     this.#metrics = options.metrics;
     this.#accounting = options.accounting;
+    this.#dispatcher = options.dispatcher;
   }
 
   /** In-process flights under way (for tests and the dashboard). */
@@ -110,6 +111,7 @@ export class CompletionService {
   }
 
   async #json(request: CompletionRequest): Promise<JsonReply> {
+    await this.#accounting.limit(request);
     const { exchange, directives } = request;
     const cache = this.#cache;
     if (cache === undefined || (!directives.lookup && !directives.store)) {
@@ -183,6 +185,7 @@ export class CompletionService {
       this.#record(request, status, usage),
     );
     try {
+      await this.#accounting.limit(request);
       if (cache === undefined || !directives.lookup) {
         exchange.cache = 'bypass';
         const key = cache === undefined || !directives.store ? undefined : this.#key(request);
@@ -275,14 +278,8 @@ export class CompletionService {
     } finally {
       request.exchange.waitMs += performance.now() - started;
     }
-    if (response.status < 200 || response.status >= 300) {
-      throw withRetryAfter(
-        upstreamStatusError(request.target.provider.name, response.status, text),
-        response,
-      );
-    }
     const usage = usageOf(text);
-    this.#countTokens(request.target.model, usage);
+    this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
   }
 
@@ -300,16 +297,6 @@ export class CompletionService {
       response = await this.#call(request, request.exchange, signal);
     } catch (error) {
       flight.fail(toHttpError(error));
-      return undefined;
-    }
-    if (response.status < 200 || response.status >= 300) {
-      const text = await response.body.text().catch(() => '');
-      flight.fail(
-        withRetryAfter(
-          upstreamStatusError(request.target.provider.name, response.status, text),
-          response,
-        ),
-      );
       return undefined;
     }
     const started = performance.now();
@@ -353,42 +340,63 @@ export class CompletionService {
     }
     flight.finish(true);
     const usage = usageOfEvents(flight.events);
-    this.#countTokens(request.target.model, usage);
+    this.#countTokens(answeringModel(request), usage);
     return { kind: 'stream', events: flight.events, createdAt: Date.now(), usage };
   }
 
+  /**
+   * Reserves budget, then sends the call along its chain of deployments (retries, breakers,
+   * fallbacks, hedging). Resolves with a 2xx response whose body is unread.
+   */
   async #call(
     request: CompletionRequest,
     exchange: Exchange,
     signal?: AbortSignal,
   ): Promise<UpstreamResponse> {
     await this.#accounting.admit(request);
-    const { target, body } = request;
-    let upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
-    if (request.stream) {
-      const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
-      upstreamBody = { ...upstreamBody, stream_options: { ...streamOptions, include_usage: true } };
-    }
-    const call: UpstreamCall = {
-      body: JSON.stringify(upstreamBody),
-      requestId: exchange.requestId,
-      ...(signal === undefined ? {} : { signal }),
+    const { body } = request;
+    const build = (
+      target: Target,
+      attemptSignal: AbortSignal | undefined,
+    ): Promise<UpstreamResponse> => {
+      let upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
+      if (request.stream) {
+        const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
+        upstreamBody = {
+          ...upstreamBody,
+          stream_options: { ...streamOptions, include_usage: true },
+        };
+      }
+      const call: UpstreamCall = {
+        body: JSON.stringify(upstreamBody),
+        requestId: exchange.requestId,
+        ...(attemptSignal === undefined ? {} : { signal: attemptSignal }),
+      };
+      return request.route === 'chat'
+        ? target.provider.chatCompletions(call)
+        : target.provider.embeddings(call);
     };
     const started = performance.now();
     try {
-      const response =
-        request.route === 'chat'
-          ? await target.provider.chatCompletions(call)
-          : await target.provider.embeddings(call);
+      const dispatched = await this.#dispatcher.send(request.chain, build, {
+        stream: request.stream,
+        ...(signal === undefined ? {} : { signal }),
+        ...(request.hedge === undefined ? {} : { hedge: request.hedge }),
+      });
+      if (dispatched.target !== request.target) {
+        exchange.answeredBy = dispatched.target;
+        exchange.headers['x-sluice-fallback'] =
+          `${dispatched.target.model} (${dispatched.target.provider.name})`;
+      }
       if (!request.stream) {
         this.#metrics.observeUpstream(
-          target.provider.name,
-          target.model,
-          response.status,
+          dispatched.target.provider.name,
+          dispatched.target.model,
+          dispatched.response.status,
           (performance.now() - started) / 1_000,
         );
       }
-      return response;
+      return dispatched.response;
     } finally {
       exchange.waitMs += performance.now() - started;
     }
@@ -398,8 +406,8 @@ export class CompletionService {
     return requestKey(
       request.route,
       request.namespace,
-      request.target.provider.name,
-      request.target.upstreamModel,
+      request.target.cacheScope,
+      request.target.model,
       request.body,
     );
   }
@@ -452,6 +460,11 @@ export class CompletionService {
   }
 }
 
+/** The model that answered (a fallback's, when one did). */
+function answeringModel(request: CompletionRequest): string {
+  return request.exchange.answeredBy?.model ?? request.target.model;
+}
+
 /** Tags every entry with its caller's namespace (and sub-namespace), for per-tenant clears. */
 export function namespaceTags(base: string, namespace: string): string[] {
   return base === namespace ? [`ns:${base}`] : [`ns:${base}`, `ns:${namespace}`];
@@ -490,16 +503,6 @@ function toUpstreamError(request: CompletionRequest, error: unknown): HttpError 
   };
   if (provider.transportError !== undefined) return provider.transportError(error);
   return toHttpError(error);
-}
-
-function withRetryAfter(error: HttpError, response: UpstreamResponse): HttpError {
-  const retryAfter = response.headers['retry-after'];
-  if (typeof retryAfter !== 'string' || !/^\d{1,6}$/.test(retryAfter)) return error;
-  return new HttpError(error.status, error.type, error.code, error.message, {
-    param: error.param,
-    isRetryable: error.isRetryable,
-    headers: { 'retry-after': retryAfter },
-  });
 }
 
 /** Writes one stream (live or replayed) to a client as SSE. */
@@ -593,6 +596,7 @@ class SseResponder implements StreamListener {
     response.setHeader('x-request-id', exchange.requestId);
     response.setHeader('x-sluice-cache', exchange.cache);
     response.setHeader('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
+    for (const [name, value] of Object.entries(exchange.headers)) response.setHeader(name, value);
     for (const [name, value] of Object.entries(extra)) response.setHeader(name, value);
     response.flushHeaders();
   }

@@ -33,6 +33,76 @@ const modelSchema = z.strictObject({
   name: z.string().min(1).max(256),
   provider: name,
   upstreamModel: z.string().min(1).max(256).optional(),
+  quality: z.number().min(0).max(1).optional(),
+  weight: z.number().positive().optional(),
+  class: z.enum(['small', 'medium', 'large']).optional(),
+  contextWindow: z.number().int().positive().optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+  expectedLatencyMs: z.number().nonnegative().optional(),
+  price: z
+    .strictObject({
+      input: z.union([z.number().nonnegative(), z.string()]),
+      output: z.union([z.number().nonnegative(), z.string()]),
+      cachedInput: z.union([z.number().nonnegative(), z.string()]).optional(),
+      cacheWrite: z.union([z.number().nonnegative(), z.string()]).optional(),
+      reasoning: z.union([z.number().nonnegative(), z.string()]).optional(),
+    })
+    .optional(),
+});
+
+const weightsSchema = z.strictObject({
+  cost: z.number().min(0).optional(),
+  quality: z.number().min(0).optional(),
+  speed: z.number().min(0).optional(),
+});
+
+const routingSchema = z.strictObject({
+  aliases: z
+    .record(
+      z.string().min(1).max(256),
+      z.strictObject({
+        candidates: z.array(z.string().min(1)).min(1),
+        minQuality: z.number().min(0).max(1).optional(),
+        maxLatencyMs: z.number().positive().optional(),
+        weights: weightsSchema.optional(),
+        complexity: z.boolean().optional(),
+        baseline: z.string().optional(),
+      }),
+    )
+    .optional(),
+  fallbacks: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
+  contextFallbacks: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
+  weights: weightsSchema.optional(),
+  balancing: z.enum(['weighted', 'least-busy', 'latency']).optional(),
+  retries: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(10).optional(),
+      baseDelay: duration.optional(),
+      maxDelay: duration.optional(),
+      maxRetryAfter: duration.optional(),
+    })
+    .optional(),
+  breaker: z
+    .strictObject({
+      failures: z.number().int().min(1).optional(),
+      window: duration.optional(),
+      cooldown: duration.optional(),
+      maxCooldown: duration.optional(),
+    })
+    .optional(),
+  hedge: z.strictObject({ enabled: z.boolean().optional(), delay: duration.optional() }).optional(),
+});
+
+const rateLimitSchema = z.strictObject({
+  scope: z
+    .string()
+    .regex(
+      /^(global|(key|model|tag):[^\s,]{1,128})$/,
+      'global, key:NAME|*, model:NAME|* or tag:NAME|*',
+    ),
+  requestsPerMinute: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+  maxConcurrent: z.number().int().positive().optional(),
 });
 
 const keySchema = z.strictObject({
@@ -121,6 +191,8 @@ const fileSchema = z.strictObject({
   admin: z.strictObject({ key: z.string().min(16, 'a key of at least 16 characters') }).optional(),
   budgets: z.array(budgetSchema).optional(),
   cost: costSchema.optional(),
+  routing: routingSchema.optional(),
+  rateLimits: z.array(rateLimitSchema).optional(),
   cache: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -148,13 +220,17 @@ export interface ProviderConfig {
   readonly connections: number;
 }
 
-export interface ModelConfig {
-  /** The name clients ask for; `'*'` passes any name through to the provider. */
-  readonly name: string;
-  readonly provider: string;
+/**
+ * A model a client can ask for, on one provider. The same name on several providers gives one
+ * model with several deployments (balanced, with failover).
+ */
+export type ModelConfig = z.infer<typeof modelSchema> & {
   /** The name sent upstream; defaults to `name` (or the requested name for `'*'`). */
   readonly upstreamModel: string | undefined;
-}
+};
+
+export type RoutingConfig = z.infer<typeof routingSchema>;
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 
 export interface KeyConfig {
   readonly name: string;
@@ -190,6 +266,9 @@ export interface GatewayConfig {
   readonly keys: readonly KeyConfig[];
   readonly admin: { readonly key: string } | undefined;
   readonly budgets: readonly BudgetConfigEntry[];
+  /** Virtual models, fallbacks, retries, breakers, balancing, hedging. */
+  readonly routing: RoutingConfig;
+  readonly rateLimits: readonly RateLimitConfig[];
   readonly cost: {
     /** SQLite file of the ledger; false for none. */
     readonly ledger: string | false;
@@ -329,13 +408,43 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
         `${at(`models.${index}.provider`)}: unknown provider '${model.provider}'; expected one of ${[...providerNames].join(', ')}`,
       );
     }
-    return { name: model.name, provider: model.provider, upstreamModel: model.upstreamModel };
+    return { ...model, upstreamModel: model.upstreamModel };
   });
   unique(
-    models.map((model) => model.name),
+    models.map((model) => `${model.name}' on provider '${model.provider}`),
     at('models'),
-    'model name',
+    'model',
   );
+  const routing = file.routing ?? {};
+  const modelNames = new Set(models.map((model) => model.name));
+  for (const [alias, definition] of Object.entries(routing.aliases ?? {})) {
+    if (modelNames.has(alias)) {
+      throw new ConfigError(
+        `${at(`routing.aliases.${alias}`)}: an alias cannot have a model's name`,
+      );
+    }
+    for (const candidate of definition.candidates) {
+      if (!modelNames.has(candidate) || candidate === '*') {
+        throw new ConfigError(
+          `${at(`routing.aliases.${alias}.candidates`)}: '${candidate}' is not a configured model`,
+        );
+      }
+    }
+  }
+  for (const [field, chains] of [
+    ['fallbacks', routing.fallbacks ?? {}],
+    ['contextFallbacks', routing.contextFallbacks ?? {}],
+  ] as const) {
+    for (const [model, chain] of Object.entries(chains)) {
+      for (const name of [model, ...chain]) {
+        if (!modelNames.has(name) || name === '*') {
+          throw new ConfigError(
+            `${at(`routing.${field}.${model}`)}: '${name}' is not a configured model`,
+          );
+        }
+      }
+    }
+  }
 
   const keys = (file.keys ?? []).map(
     (key): KeyConfig => ({
@@ -390,6 +499,8 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     keys,
     admin: file.admin,
     budgets: file.budgets ?? [],
+    routing,
+    rateLimits: file.rateLimits ?? [],
     cost: {
       ledger: cost.ledger ?? (sqlite === false ? false : DEFAULTS.ledger),
       durability: cost.durability ?? 'process',

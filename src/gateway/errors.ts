@@ -34,6 +34,8 @@ export class HttpError extends SluiceError {
   readonly headers: Readonly<Record<string, string>>;
   /** Extra members of the error object (e.g. a budget's scope, limit and reset time). */
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /** How long the upstream asked to wait before a retry (`retry-after`), in ms. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     status: number,
@@ -46,6 +48,7 @@ export class HttpError extends SluiceError {
       isRetryable?: boolean;
       headers?: Record<string, string>;
       details?: Record<string, unknown>;
+      retryAfterMs?: number;
     } = {},
   ) {
     super(code, message, options);
@@ -55,6 +58,7 @@ export class HttpError extends SluiceError {
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
     this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   toBody(): ErrorBody {

@@ -1,4 +1,6 @@
 import type { Reservation } from '../cost/budgets.js';
+import type { RateLimitTicket } from '../routing/rate-limit.js';
+import type { AccountedTarget } from './accounting.js';
 import type { Caller } from './auth.js';
 import type { StreamEvent } from './sse.js';
 
@@ -51,6 +53,12 @@ export interface Exchange {
   recorded: boolean;
   /** What the request cost, nano-dollars (0 for hits), once recorded. */
   costNanos: number;
+  /** The deployment that answered, when it is not the planned one (a fallback). */
+  answeredBy: AccountedTarget | undefined;
+  /** Extra response headers (`x-sluice-route`, rate-limit headers). */
+  headers: Record<string, string>;
+  /** The rate-limit ticket held for this request. */
+  rateLimit: RateLimitTicket | undefined;
 }
 
 /** Reported once per completed model call, for cost tracking and logs. */

@@ -74,6 +74,14 @@ export function createGateway(
   options: GatewayOptions = {},
 ): Gateway {
   const config = isResolvedConfig(configInput) ? configInput : resolveConfig(configInput);
+  const app = Fastify({
+    logger: loggerOptions(options.logger, config.server.logLevel),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimit,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    keepAliveTimeout: 30_000,
+  });
   const log = (
     level: 'info' | 'warn' | 'error',
     message: string,
@@ -89,14 +97,6 @@ export function createGateway(
     log,
   });
   const { cache, metrics, service, models, keyRing, accounting, ledger } = sluice;
-  const app = Fastify({
-    logger: loggerOptions(options.logger, config.server.logLevel),
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.server.bodyLimit,
-    forceCloseConnections: 'idle',
-    return503OnClosing: true,
-    keepAliveTimeout: 30_000,
-  });
   app.decorateRequest('exchange', null as unknown as Exchange);
   // Bodies sent without (or with another) content type are still read as JSON.
   app.removeContentTypeParser('text/plain');
@@ -115,6 +115,7 @@ export function createGateway(
     reply.header('x-sluice-cache', exchange.cache);
     reply.header('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
     if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
+    for (const name in exchange.headers) reply.header(name, exchange.headers[name]);
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -196,6 +197,9 @@ export function createGateway(
       cacheTtl: headerValue(headers['x-sluice-cache-ttl']),
       namespace: headerValue(headers['x-sluice-namespace']),
       priority: headerValue(headers['x-sluice-priority']),
+      minQuality: headerValue(headers['x-sluice-min-quality']),
+      maxLatencyMs: headerValue(headers['x-sluice-max-latency-ms']),
+      hedge: headerValue(headers['x-sluice-hedge']),
     });
   };
 

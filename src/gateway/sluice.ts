@@ -3,12 +3,15 @@ import { type Cache, createCache, redisStore, sqliteStore } from '../cache/index
 import { createBudgets } from '../cost/budgets.js';
 import { createLedger, type Ledger } from '../cost/ledger.js';
 import { createCostTracker } from '../cost/tracker.js';
+import { createRateLimiter } from '../routing/rate-limit.js';
+import type { RouteConstraints } from '../routing/router.js';
 import type { Clock } from '../shared/clock.js';
+import { parseDuration } from '../shared/duration.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { Accounting } from './accounting.js';
 import { type Caller, KeyRing } from './auth.js';
 import { parseCacheDirectives } from './cache-control.js';
-import { type CompletionRequest, CompletionService, type Target } from './completions.js';
+import { type CompletionRequest, CompletionService } from './completions.js';
 import {
   type GatewayConfig,
   type GatewayConfigFile,
@@ -16,8 +19,10 @@ import {
   type ProviderConfig,
   resolveConfig,
 } from './config.js';
-import { HttpError, invalidRequest } from './errors.js';
+import { Dispatcher } from './dispatch.js';
+import { invalidRequest } from './errors.js';
 import type { CacheResult, Exchange, ExchangeRecord } from './exchange.js';
+import { ModelTable } from './model-table.js';
 import type { Provider } from './provider.js';
 import { anthropicProvider } from './providers/anthropic.js';
 import { openAICompatibleProvider } from './providers/openai-compatible.js';
@@ -49,6 +54,12 @@ export interface RequestControls {
   readonly namespace?: string | undefined;
   /** `low`, `normal` or `high` (`x-sluice-priority`). */
   readonly priority?: string | undefined;
+  /** Lowest acceptable model quality, 0..1 (`x-sluice-min-quality`). */
+  readonly minQuality?: string | undefined;
+  /** Highest acceptable observed latency, ms (`x-sluice-max-latency-ms`). */
+  readonly maxLatencyMs?: string | undefined;
+  /** `on`/`off`: hedge this call (`x-sluice-hedge`). */
+  readonly hedge?: string | undefined;
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -98,7 +109,6 @@ export class Sluice {
     }
     for (const [name, provider] of given) if (!providers.has(name)) providers.set(name, provider);
     this.providers = providers;
-    this.models = new ModelTable(config, providers);
     this.keyRing = new KeyRing(config.keys);
     this.ledger =
       config.cost.ledger === false
@@ -125,14 +135,42 @@ export class Sluice {
               ...(options.clock === undefined ? {} : { clock: options.clock }),
               log,
             }),
+      rateLimiter:
+        config.rateLimits.length === 0
+          ? undefined
+          : createRateLimiter({
+              rules: config.rateLimits,
+              prefix: config.store.prefix,
+              ...(config.store.redis === undefined ? {} : { redis: config.store.redis }),
+            }),
       onRecord: options.onRecord,
       log,
+    });
+    this.models = new ModelTable(config, providers, this.accounting.tracker, log);
+    const retries = config.routing.retries ?? {};
+    const dispatcher = new Dispatcher({
+      router: this.models.router,
+      retry: {
+        maxAttempts: retries.attempts ?? 2,
+        ...(retries.baseDelay === undefined ? {} : { baseDelay: retries.baseDelay }),
+        ...(retries.maxDelay === undefined ? {} : { maxDelay: retries.maxDelay }),
+        ...(retries.maxRetryAfter === undefined ? {} : { maxRetryAfter: retries.maxRetryAfter }),
+      },
+      hedge: {
+        enabled: config.routing.hedge?.enabled ?? false,
+        delayMs:
+          config.routing.hedge?.delay === undefined
+            ? undefined
+            : parseDuration(config.routing.hedge.delay, 'routing.hedge.delay'),
+      },
+      contextFallback: (target) => this.models.contextFallbackFor(target),
     });
     this.service = new CompletionService({
       cache,
       ttlMs: config.cache.ttlMs,
       metrics: this.metrics,
       accounting: this.accounting,
+      dispatcher,
     });
   }
 
@@ -149,6 +187,9 @@ export class Sluice {
       reservation: undefined,
       recorded: false,
       costNanos: 0,
+      answeredBy: undefined,
+      headers: {},
+      rateLimit: undefined,
     };
   }
 
@@ -161,42 +202,47 @@ export class Sluice {
   prepare(
     exchange: Exchange,
     route: 'chat' | 'embeddings',
-    body: Record<string, unknown> & { model: string },
+    input: Record<string, unknown> & { model: string },
     controls: RequestControls = {},
   ): CompletionRequest {
     const caller = exchange.caller as Caller;
-    let target = this.models.resolve(body.model, caller);
+    const { sluice: extension, ...body } = input;
+    const constraints = constraintsOf(controls, extension, this.accounting.remainingFor(caller));
+    let plan = this.models.plan(body.model, caller, body, constraints);
     let directives = parseCacheDirectives(controls.cacheControl, controls.cacheTtl);
-    const advice = this.accounting.advise(caller, target);
+    const advice = this.accounting.advise(caller, plan.target);
     if (advice !== undefined) {
-      if (advice.downgradeTo !== undefined && advice.downgradeTo !== target.model) {
-        const cheaper = this.models.tryResolve(advice.downgradeTo, caller);
+      if (advice.downgradeTo !== undefined && advice.downgradeTo !== plan.target.model) {
+        const cheaper = this.models.tryPlan(advice.downgradeTo, caller, body, constraints);
         if (cheaper !== undefined) {
           this.#log('info', 'budget action: model downgraded', {
             requestId: exchange.requestId,
-            from: target.model,
-            to: cheaper.model,
+            from: plan.target.model,
+            to: cheaper.target.model,
           });
-          target = cheaper;
+          plan = cheaper;
         }
       }
       if (advice.preferCache && (!directives.lookup || directives.maxAgeMs !== undefined)) {
         directives = { ...directives, lookup: true, store: true, maxAgeMs: undefined };
       }
     }
-    exchange.model = target.model;
+    exchange.model = plan.target.model;
+    if (plan.decision !== undefined) exchange.headers['x-sluice-route'] = plan.decision.explain;
     const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
     return {
       route,
       exchange,
       caller,
       namespace: namespaceOf(caller, controls.namespace),
-      target,
-      body,
+      target: plan.target,
+      chain: plan.chain,
+      body: body as Record<string, unknown> & { model: string },
       directives,
       stream: route === 'chat' && body.stream === true,
       includeUsage: streamOptions?.include_usage === true,
       priority: priorityOf(controls.priority),
+      hedge: switchOf(controls.hedge, 'x-sluice-hedge'),
     };
   }
 
@@ -223,87 +269,6 @@ export function createSluice(
   return new Sluice(config, options);
 }
 
-/** Configured models, and where each requested name goes. */
-export class ModelTable {
-  readonly #exact = new Map<string, Target>();
-  readonly #wildcard: Provider | undefined;
-  readonly #listed: { id: string; object: 'model'; created: number; owned_by: string }[];
-
-  constructor(config: GatewayConfig, providers: ReadonlyMap<string, Provider>) {
-    let wildcard: Provider | undefined;
-    for (const model of config.models) {
-      const provider = providers.get(model.provider);
-      if (provider === undefined) {
-        throw new HttpError(
-          500,
-          'server_error',
-          'E_CONFIG',
-          `no provider named '${model.provider}'`,
-        );
-      }
-      if (model.name === '*') wildcard = provider;
-      else {
-        this.#exact.set(model.name, {
-          model: model.name,
-          upstreamModel: model.upstreamModel ?? model.name,
-          provider,
-        });
-      }
-    }
-    this.#wildcard = wildcard;
-    this.#listed = [...this.#exact.values()].map((target) => ({
-      id: target.model,
-      object: 'model' as const,
-      created: 0,
-      owned_by: target.provider.name,
-    }));
-  }
-
-  /** The target for a name the caller may use, or undefined. */
-  tryResolve(name: string, caller: Caller): Target | undefined {
-    try {
-      return this.resolve(name, caller);
-    } catch {
-      return undefined;
-    }
-  }
-
-  resolve(name: string, caller: Caller): Target {
-    const target =
-      this.#exact.get(name) ??
-      (this.#wildcard === undefined
-        ? undefined
-        : { model: name, upstreamModel: name, provider: this.#wildcard });
-    if (target === undefined) {
-      throw new HttpError(
-        404,
-        'not_found_error',
-        'model_not_found',
-        `the model '${name}' does not exist`,
-        {
-          param: 'model',
-        },
-      );
-    }
-    if (caller.models !== undefined && !caller.models.has(name) && !caller.models.has('*')) {
-      throw new HttpError(
-        403,
-        'permission_error',
-        'model_not_allowed',
-        `this key may not use the model '${name}'`,
-        { param: 'model' },
-      );
-    }
-    return target;
-  }
-
-  list(caller: Caller): readonly { id: string }[] {
-    const allowed = caller.models;
-    if (allowed === undefined || allowed.has('*')) return this.#listed;
-    return this.#listed.filter((model) => allowed.has(model.id));
-  }
-}
-
 function buildProvider(config: ProviderConfig): Provider {
   return config.type === 'anthropic' ? anthropicProvider(config) : openAICompatibleProvider(config);
 }
@@ -323,6 +288,56 @@ function buildCache(config: GatewayConfig): Cache {
       : { l3: sqliteStore({ path: config.store.sqlite, prefix: config.store.prefix }) }),
     ttl: config.cache.ttlMs,
   });
+}
+
+/**
+ * Routing constraints from headers or the `sluice` body extension
+ * (`{ "sluice": { "minQuality": 0.8, "maxLatencyMs": 2000 } }`), plus the caller's remaining budget.
+ */
+function constraintsOf(
+  controls: RequestControls,
+  extension: unknown,
+  remainingBudgetNanos: number | undefined,
+): RouteConstraints {
+  const fromBody = (extension ?? {}) as { minQuality?: unknown; maxLatencyMs?: unknown };
+  if (
+    extension !== undefined &&
+    (extension === null || typeof extension !== 'object' || Array.isArray(extension))
+  ) {
+    throw invalidRequest('sluice: expected an object such as { "minQuality": 0.8 }', 'sluice');
+  }
+  const number = (value: unknown, name: string, max: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const parsed =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value)
+          : Number.NaN;
+    if (!Number.isFinite(parsed) || parsed < 0 || parsed > max) {
+      throw invalidRequest(`${name}: expected a number from 0 to ${max}`, name);
+    }
+    return parsed;
+  };
+  const minQuality = number(controls.minQuality ?? fromBody.minQuality, 'x-sluice-min-quality', 1);
+  const maxLatencyMs = number(
+    controls.maxLatencyMs ?? fromBody.maxLatencyMs,
+    'x-sluice-max-latency-ms',
+    3_600_000,
+  );
+  return {
+    ...(minQuality === undefined ? {} : { minQuality }),
+    ...(maxLatencyMs === undefined ? {} : { maxLatencyMs }),
+    ...(remainingBudgetNanos === undefined ? {} : { remainingBudgetNanos }),
+  };
+}
+
+function switchOf(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim().toLowerCase();
+  if (text === 'on' || text === 'true' || text === '1') return true;
+  if (text === 'off' || text === 'false' || text === '0') return false;
+  throw invalidRequest(`${name}: expected 'on' or 'off'`, name);
 }
 
 function namespaceOf(caller: Caller, requested: string | undefined): string {

@@ -1,4 +1,17 @@
 export {
+  type AdaptiveTargetOptions,
+  createLatencyTracker,
+  LatencyHistogram,
+  type LatencyHistogramOptions,
+  type LatencySnapshot,
+  type LatencySummary,
+  LatencyTracker,
+  type LatencyTrackerOptions,
+  type TrackedTimeoutOptions,
+  type WithTimeoutOptions,
+  withTimeout,
+} from './latency.js';
+export {
   type CacheCounters,
   GatewayMetrics,
   LabelLimiter,

@@ -119,7 +119,7 @@ models: [{ name: m, provider: p }]`,
           { name: 'm', provider: 'p' },
         ],
       }),
-    ).toThrow(/duplicate model name 'm'/);
+    ).toThrow(/duplicate model 'm' on provider 'p'/);
     expect(() =>
       resolveConfig({ providers, models: [{ name: 'm', provider: 'p' }], cache: { ttl: 'soon' } }),
     ).toThrow(/cache\.ttl must be milliseconds or a string/);

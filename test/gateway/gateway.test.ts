@@ -48,6 +48,9 @@ beforeAll(async () => {
         { name: 'team-b', key: KEY_B, models: ['gpt-4o-mini'] },
       ],
       admin: { key: ADMIN_KEY },
+      // These tests check how each upstream error passes through, one call each: no retries,
+      // and no breaker opening on the deliberately faulty provider.
+      routing: { retries: { attempts: 1 }, breaker: { failures: 1_000 } },
     },
     { logger: false },
   );

@@ -1,0 +1,159 @@
+import { performance } from 'node:perf_hooks';
+import { CircuitOpenError, isDeploymentFailure } from '../routing/errors.js';
+import { hedge } from '../routing/hedge.js';
+import { type RetryOptions, retry } from '../routing/retry.js';
+import type { Router } from '../routing/router.js';
+import { HttpError, upstreamStatusError } from './errors.js';
+import type { Target } from './model-table.js';
+import type { UpstreamResponse } from './provider.js';
+
+export interface DispatchOptions {
+  readonly router: Router | undefined;
+  /** Retries of one deployment (full-jitter backoff, `retry-after` honoured). */
+  readonly retry: RetryOptions;
+  /** Hedge non-streaming calls: a second attempt after the deployment's p95 (or `delayMs`). */
+  readonly hedge: { readonly enabled: boolean; readonly delayMs: number | undefined };
+  /** The deployment to try after a context-length error. */
+  readonly contextFallback: (target: Target) => Target | undefined;
+}
+
+/** A 2xx upstream answer and the deployment that gave it. */
+export interface Dispatched {
+  readonly response: UpstreamResponse;
+  readonly target: Target;
+  /** Deployments tried before this one. */
+  readonly fallbacks: number;
+}
+
+/** Marks a breaker refusal inside the retry loop: move on to the next deployment at once. */
+class SkipDeployment extends Error {
+  constructor(cause: unknown) {
+    super('deployment skipped', { cause });
+  }
+}
+
+/**
+ * Sends a call along its chain of deployments: each one through its circuit breaker, retried
+ * with backoff while its errors are retryable, optionally hedged; on a deployment failure
+ * (429, 5xx, timeout, connection error, open circuit) the next deployment; on a context-length
+ * error a bigger model. Client errors (other 4xx) end the chain at once: another deployment
+ * would refuse them too. Resolves with a 2xx response (its body unread) or throws the last
+ * error. A stream falls back only before its first byte, since this returns at the headers.
+ */
+export class Dispatcher {
+  readonly #options: DispatchOptions;
+
+  constructor(options: DispatchOptions) {
+    this.#options = options;
+  }
+
+  async send(
+    chain: readonly Target[],
+    call: (target: Target, signal: AbortSignal | undefined) => Promise<UpstreamResponse>,
+    options: { stream: boolean; signal?: AbortSignal; hedge?: boolean },
+  ): Promise<Dispatched> {
+    const { router } = this.#options;
+    const queue = [...chain];
+    let lastError: unknown;
+    for (let index = 0; index < queue.length; index++) {
+      const target = queue[index] as Target;
+      const breaker =
+        router !== undefined && target.deployment !== undefined
+          ? router.breaker(target.deployment)
+          : undefined;
+      if (breaker !== undefined && !breaker.isAvailable()) {
+        lastError = new CircuitOpenError(target.deployment as string, breaker.retryAfterMs());
+        continue;
+      }
+      const once = async (signal: AbortSignal | undefined): Promise<UpstreamResponse> => {
+        let tracked: ReturnType<Router['begin']> | undefined;
+        if (router !== undefined && target.deployment !== undefined) {
+          try {
+            tracked = router.begin(target.deployment);
+          } catch (error) {
+            throw new SkipDeployment(error);
+          }
+        }
+        const started = performance.now();
+        try {
+          const response = await call(target, signal);
+          if (response.status < 200 || response.status >= 300) {
+            const text = await response.body.text().catch(() => '');
+            throw statusError(target, response, text);
+          }
+          tracked?.success(performance.now() - started);
+          return response;
+        } catch (error) {
+          if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
+          else tracked?.failure(error);
+          throw error;
+        }
+      };
+      const attempt = (signal: AbortSignal | undefined) =>
+        retry(({ signal: attemptSignal }) => once(attemptSignal ?? signal), {
+          ...this.#options.retry,
+          ...(signal === undefined ? {} : { signal }),
+        });
+      try {
+        const hedged =
+          !options.stream && (options.hedge ?? this.#options.hedge.enabled) && router !== undefined;
+        const response = hedged
+          ? await hedge(({ signal }) => attempt(signal), {
+              ...(this.#options.hedge.delayMs === undefined
+                ? {}
+                : { delayMs: this.#options.hedge.delayMs }),
+              ...(target.deployment === undefined || router === undefined
+                ? {}
+                : { stats: router.stats(target.deployment) }),
+              ...(options.signal === undefined ? {} : { signal: options.signal }),
+            })
+          : await attempt(options.signal);
+        return { response, target, fallbacks: index };
+      } catch (error) {
+        const cause = error instanceof SkipDeployment ? error.cause : error;
+        lastError = cause;
+        if (options.signal?.aborted === true) throw cause;
+        if (isContextLengthError(cause)) {
+          const bigger = this.#options.contextFallback(target);
+          if (bigger !== undefined && !queue.includes(bigger)) queue.splice(index + 1, 0, bigger);
+          continue;
+        }
+        if (
+          error instanceof SkipDeployment ||
+          cause instanceof CircuitOpenError ||
+          isDeploymentFailure(cause)
+        )
+          continue;
+        throw cause;
+      }
+    }
+    throw (
+      lastError ??
+      new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer')
+    );
+  }
+}
+
+/** An upstream's error status as an `HttpError`, with `retryAfterMs` from `retry-after`. */
+function statusError(target: Target, response: UpstreamResponse, text: string): HttpError {
+  const error = upstreamStatusError(target.provider.name, response.status, text);
+  const retryAfter = response.headers['retry-after'];
+  if (typeof retryAfter !== 'string' || !/^\d{1,6}$/.test(retryAfter)) return error;
+  return new HttpError(error.status, error.type, error.code, error.message, {
+    param: error.param,
+    isRetryable: error.isRetryable,
+    headers: { 'retry-after': retryAfter },
+    retryAfterMs: Number(retryAfter) * 1_000,
+  });
+}
+
+/** The upstream refused the prompt as too long for the model. */
+export function isContextLengthError(error: unknown): boolean {
+  if (!(error instanceof HttpError) || error.status !== 400) return false;
+  return (
+    error.code === 'context_length_exceeded' ||
+    /context length|context window|maximum context|too many tokens|prompt is too long/i.test(
+      error.message,
+    )
+  );
+}

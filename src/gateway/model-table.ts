@@ -1,0 +1,323 @@
+import type { CostTracker } from '../cost/tracker.js';
+import { NoRouteError } from '../routing/errors.js';
+import type { DeploymentConfig } from '../routing/profiles.js';
+import {
+  createRouter,
+  type RouteConstraints,
+  type RouteDecision,
+  type Router,
+} from '../routing/router.js';
+import { parseDuration } from '../shared/duration.js';
+import type { Caller } from './auth.js';
+import type { GatewayConfig } from './config.js';
+import { HttpError } from './errors.js';
+import type { Provider } from './provider.js';
+
+function classOf(tracker: CostTracker, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const found = tracker.priceOf(name)?.class;
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** One deployment a request can be sent to. */
+export interface Target {
+  /** The configured model name (the requested name through a wildcard). */
+  readonly model: string;
+  readonly upstreamModel: string;
+  readonly provider: Provider;
+  /** The router's deployment id; undefined for wildcard pass-through. */
+  readonly deployment: string | undefined;
+  /**
+   * What the exact cache keys on besides the request: the model for configured models (its
+   * deployments are interchangeable), the provider and upstream name for a wildcard.
+   */
+  readonly cacheScope: string;
+}
+
+/** Where a request goes: the target, then the targets to fall back to, and why. */
+export interface Plan {
+  readonly target: Target;
+  /** The target first, then its fallbacks in order. */
+  readonly chain: readonly Target[];
+  /** The router's decision (undefined for wildcard pass-through). */
+  readonly decision: RouteDecision | undefined;
+}
+
+/**
+ * Configured models, aliases and where each requested name goes: through the router for
+ * configured models and aliases (right-sizing, balancing, fallbacks, circuit breakers), or
+ * straight to the wildcard provider.
+ */
+export class ModelTable {
+  readonly router: Router | undefined;
+  readonly #byModel = new Map<string, Target[]>();
+  readonly #byDeployment = new Map<string, Target>();
+  readonly #aliases: ReadonlySet<string>;
+  readonly #wildcard: Provider | undefined;
+  readonly #listed: { id: string; object: 'model'; created: number; owned_by: string }[];
+
+  constructor(
+    config: GatewayConfig,
+    providers: ReadonlyMap<string, Provider>,
+    tracker: CostTracker,
+    log: (level: 'warn', message: string, fields: Record<string, unknown>) => void,
+  ) {
+    let wildcard: Provider | undefined;
+    const deployments: DeploymentConfig[] = [];
+    for (const model of config.models) {
+      const provider = providers.get(model.provider);
+      if (provider === undefined) {
+        throw new HttpError(
+          500,
+          'server_error',
+          'E_CONFIG',
+          `no provider named '${model.provider}'`,
+        );
+      }
+      if (model.name === '*') {
+        wildcard = provider;
+        continue;
+      }
+      const upstreamModel = model.upstreamModel ?? model.name;
+      const deployment = `${model.provider}/${upstreamModel}`;
+      const target: Target = {
+        model: model.name,
+        upstreamModel,
+        provider,
+        deployment,
+        cacheScope: `model:${model.name}`,
+      };
+      this.#byDeployment.set(deployment, target);
+      this.#byModel.set(model.name, [...(this.#byModel.get(model.name) ?? []), target]);
+      const known =
+        model.price !== undefined ||
+        tracker.priceOf(upstreamModel) !== undefined ||
+        tracker.priceOf(model.name) !== undefined;
+      if (!known) {
+        log(
+          'warn',
+          `no price for model '${model.name}': it is routed as free and of middling quality`,
+          {
+            model: model.name,
+          },
+        );
+      }
+      deployments.push({
+        model: model.name,
+        deployment,
+        provider: model.provider,
+        upstreamModel,
+        ...(model.price === undefined
+          ? known
+            ? {}
+            : { price: { input: 0, output: 0 } }
+          : { price: model.price }),
+        // The router ranks by quality: a model without one (unknown, or without a class in the
+        // price table, such as an embedding model) is taken as middling.
+        ...(model.quality === undefined &&
+        model.class === undefined &&
+        classOf(tracker, upstreamModel, model.name) === undefined
+          ? { quality: 0.5 }
+          : {}),
+        ...(model.quality === undefined ? {} : { quality: model.quality }),
+        ...(model.weight === undefined ? {} : { weight: model.weight }),
+        ...(model.class === undefined ? {} : { class: model.class }),
+        ...(model.contextWindow === undefined ? {} : { contextWindow: model.contextWindow }),
+        ...(model.maxOutputTokens === undefined ? {} : { maxOutputTokens: model.maxOutputTokens }),
+        ...(model.expectedLatencyMs === undefined
+          ? {}
+          : { expectedLatencyMs: model.expectedLatencyMs }),
+      });
+    }
+    this.#wildcard = wildcard;
+    const routing = config.routing;
+    this.#aliases = new Set(Object.keys(routing.aliases ?? {}));
+    const breaker = routing.breaker;
+    this.router =
+      deployments.length === 0
+        ? undefined
+        : createRouter({
+            deployments,
+            costTracker: tracker,
+            ...(routing.aliases === undefined ? {} : { aliases: routing.aliases }),
+            ...(routing.fallbacks === undefined ? {} : { fallbacks: routing.fallbacks }),
+            ...(routing.contextFallbacks === undefined
+              ? {}
+              : { contextFallbacks: routing.contextFallbacks }),
+            ...(routing.weights === undefined ? {} : { weights: routing.weights }),
+            ...(routing.balancing === undefined ? {} : { balancing: routing.balancing }),
+            ...(breaker === undefined
+              ? {}
+              : {
+                  breaker: {
+                    ...(breaker.failures === undefined
+                      ? {}
+                      : { failureThreshold: breaker.failures }),
+                    ...(breaker.window === undefined
+                      ? {}
+                      : { window: parseDuration(breaker.window, 'routing.breaker.window') }),
+                    ...(breaker.cooldown === undefined
+                      ? {}
+                      : { cooldown: parseDuration(breaker.cooldown, 'routing.breaker.cooldown') }),
+                    ...(breaker.maxCooldown === undefined
+                      ? {}
+                      : {
+                          maxCooldown: parseDuration(
+                            breaker.maxCooldown,
+                            'routing.breaker.maxCooldown',
+                          ),
+                        }),
+                  },
+                }),
+          });
+    this.#listed = [...this.#byModel.keys(), ...this.#aliases].map((name) => ({
+      id: name,
+      object: 'model' as const,
+      created: 0,
+      owned_by: this.#byModel.get(name)?.[0]?.provider.name ?? 'sluice',
+    }));
+  }
+
+  /** True when `name` is a configured model or alias (not a wildcard pass-through). */
+  knows(name: string): boolean {
+    return this.#byModel.has(name) || this.#aliases.has(name);
+  }
+
+  /** The plan for a name the caller may use, or undefined (never throws). */
+  tryPlan(
+    name: string,
+    caller: Caller,
+    body: Record<string, unknown>,
+    constraints: RouteConstraints = {},
+  ): Plan | undefined {
+    try {
+      return this.plan(name, caller, body, constraints);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Where a request for `name` goes. Throws 404 `model_not_found`, 403 `model_not_allowed`,
+   * or 400 `no_route` when no deployment can serve it (context too long for every candidate,
+   * every circuit open, ...).
+   */
+  plan(
+    name: string,
+    caller: Caller,
+    body: Record<string, unknown>,
+    constraints: RouteConstraints = {},
+  ): Plan {
+    const configured = this.knows(name);
+    if (!configured && this.#wildcard === undefined) {
+      throw new HttpError(
+        404,
+        'not_found_error',
+        'model_not_found',
+        `the model '${name}' does not exist`,
+        {
+          param: 'model',
+        },
+      );
+    }
+    if (caller.models !== undefined && !caller.models.has(name) && !caller.models.has('*')) {
+      throw new HttpError(
+        403,
+        'permission_error',
+        'model_not_allowed',
+        `this key may not use the model '${name}'`,
+        {
+          param: 'model',
+        },
+      );
+    }
+    if (!configured || this.router === undefined) {
+      const provider = this.#wildcard as Provider;
+      const target: Target = {
+        model: name,
+        upstreamModel: name,
+        provider,
+        deployment: undefined,
+        cacheScope: `${provider.name}/${name}`,
+      };
+      return { target, chain: [target], decision: undefined };
+    }
+    let decision: RouteDecision;
+    try {
+      decision = this.#route(name, body, constraints);
+    } catch (error) {
+      if (error instanceof NoRouteError) {
+        if (/\(circuit\)/.test(error.explain)) {
+          // Every deployment that could serve it is failing: fail fast, as the breaker intends.
+          throw new HttpError(
+            503,
+            'upstream_error',
+            'circuit_open',
+            `every deployment of '${name}' is failing: ${error.explain}`,
+            {
+              isRetryable: true,
+              headers: { 'retry-after': '1' },
+              cause: error,
+            },
+          );
+        }
+        throw new HttpError(
+          400,
+          'invalid_request_error',
+          'no_route',
+          `${error.message}: ${error.explain}`,
+          {
+            param: 'model',
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+    const chain = [decision.chosen, ...decision.fallbacks]
+      .map((profile) => this.#byDeployment.get(profile.deployment))
+      .filter((target): target is Target => target !== undefined);
+    return { target: chain[0] as Target, chain, decision };
+  }
+
+  /**
+   * Routes with the caller's remaining budget as a constraint for aliases only (pick a cheaper
+   * candidate); a concrete model, or an alias none of whose candidates fits, is left to the
+   * budget's own admission (429 `budget_exceeded`), never refused as unroutable.
+   */
+  #route(
+    name: string,
+    body: Record<string, unknown>,
+    constraints: RouteConstraints,
+  ): RouteDecision {
+    const router = this.router as Router;
+    const { remainingBudgetNanos, ...rest } = constraints;
+    if (remainingBudgetNanos === undefined || !this.#aliases.has(name)) {
+      return router.route({ ...body, model: name }, rest);
+    }
+    try {
+      return router.route({ ...body, model: name }, constraints);
+    } catch (error) {
+      if (error instanceof NoRouteError) return router.route({ ...body, model: name }, rest);
+      throw error;
+    }
+  }
+
+  /** The target to try after a context-length error on `target`, if a bigger model exists. */
+  contextFallbackFor(target: Target, requiredTokens?: number): Target | undefined {
+    if (this.router === undefined || target.deployment === undefined) return undefined;
+    const profile = this.router.contextFallbackFor(
+      target.model,
+      requiredTokens === undefined ? {} : { requiredTokens },
+    );
+    return profile === undefined ? undefined : this.#byDeployment.get(profile.deployment);
+  }
+
+  list(caller: Caller): readonly { id: string }[] {
+    const allowed = caller.models;
+    if (allowed === undefined || allowed.has('*')) return this.#listed;
+    return this.#listed.filter((model) => allowed.has(model.id));
+  }
+}
