@@ -55,6 +55,7 @@ export class Dispatcher {
     const { router } = this.#options;
     const queue = [...chain];
     let lastError: unknown;
+    let lastUpstreamError: unknown;
     for (let index = 0; index < queue.length; index++) {
       const target = queue[index] as Target;
       const breaker =
@@ -85,7 +86,10 @@ export class Dispatcher {
           return response;
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
-          else tracked?.failure(error);
+          else {
+            tracked?.failure(error);
+            lastUpstreamError = error;
+          }
           throw error;
         }
       };
@@ -112,6 +116,8 @@ export class Dispatcher {
       } catch (error) {
         const cause = error instanceof SkipDeployment ? error.cause : error;
         lastError = cause;
+        if (!(error instanceof SkipDeployment) && !(cause instanceof CircuitOpenError))
+          lastUpstreamError = cause;
         if (options.signal?.aborted === true) throw cause;
         if (isContextLengthError(cause)) {
           const bigger = this.#options.contextFallback(target);
@@ -126,6 +132,15 @@ export class Dispatcher {
           continue;
         throw cause;
       }
+    }
+    // A real upstream answer explains the failure better than a breaker that opened on it.
+    if (lastUpstreamError !== undefined) throw lastUpstreamError;
+    if (lastError instanceof CircuitOpenError) {
+      throw new HttpError(503, 'upstream_error', 'circuit_open', lastError.message, {
+        isRetryable: true,
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(lastError.retryAfterMs / 1_000))) },
+        cause: lastError,
+      });
     }
     throw (
       lastError ??
