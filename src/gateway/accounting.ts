@@ -176,7 +176,7 @@ export class Accounting {
         model,
       });
     }
-    const hit = exchange.cache === 'hit';
+    const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     const success = status >= 200 && status < 300;
     const costNanos = hit || !success || priced === undefined ? 0 : priced.nanos.total;
     const avoidedNanos = hit && priced !== undefined ? priced.nanos.total : 0;

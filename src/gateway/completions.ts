@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Cache } from '../cache/index.js';
+import type { SemanticCache, SemanticRequest } from '../semantic/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { Accounting } from './accounting.js';
 import type { Caller } from './auth.js';
@@ -70,6 +71,11 @@ export interface CompletionServiceOptions {
   readonly metrics: GatewayMetrics;
   readonly accounting: Accounting;
   readonly dispatcher: Dispatcher;
+  /** The semantic cache, and which callers it answers. */
+  readonly semantic?: {
+    readonly cache: SemanticCache;
+    readonly appliesTo: (caller: Caller) => boolean;
+  };
 }
 
 /**
@@ -84,6 +90,7 @@ export class CompletionService {
   readonly #metrics: GatewayMetrics;
   readonly #accounting: Accounting;
   readonly #dispatcher: Dispatcher;
+  readonly #semantic: CompletionServiceOptions['semantic'];
   readonly #jsonFlights = new Map<string, Promise<CachedJson>>();
   readonly #streamFlights = new Map<string, StreamFlight>();
 
@@ -93,6 +100,7 @@ export class CompletionService {
     this.#metrics = options.metrics;
     this.#accounting = options.accounting;
     this.#dispatcher = options.dispatcher;
+    this.#semantic = options.semantic;
   }
 
   /** In-process flights under way (for tests and the dashboard). */
@@ -143,6 +151,7 @@ export class CompletionService {
       return answer;
     }
     let fetched = false;
+    let semanticHit = false;
     const flight = (async (): Promise<CachedJson> => {
       if (directives.maxAgeMs !== undefined) {
         fetched = true;
@@ -154,8 +163,35 @@ export class CompletionService {
         key,
         async (context) => {
           fetched = true;
+          const semantic = this.#semanticFor(request);
+          if (semantic !== undefined) {
+            const found = await semantic.cache
+              .lookup(semanticBody(request), { scope: semanticScope(request) })
+              .catch(() => undefined);
+            if (found?.hit === true) {
+              semanticHit = true;
+              exchange.headers['x-sluice-similarity'] = found.similarity.toFixed(4);
+              const body = JSON.stringify(found.response);
+              return {
+                kind: 'json',
+                status: 200,
+                body,
+                createdAt: Date.now(),
+                usage: usageOf(body),
+              };
+            }
+          }
           const answer = await this.#fetchJson(request);
           if (answer.usage !== undefined) context.setCost(tokensOf(answer.usage));
+          if (semantic !== undefined) {
+            // Off the response path; a failure only costs a future semantic hit.
+            void semantic.cache
+              .store(semanticBody(request), JSON.parse(answer.body) as unknown, {
+                scope: semanticScope(request),
+                ttl: request.directives.ttlMs ?? this.#ttlMs,
+              })
+              .catch(() => undefined);
+          }
           return answer;
         },
         this.#setOptions(request),
@@ -166,7 +202,7 @@ export class CompletionService {
     this.#jsonFlights.set(key, flight);
     try {
       const answer = await flight;
-      exchange.cache = fetched ? 'miss' : 'hit';
+      exchange.cache = semanticHit ? 'semantic-hit' : fetched ? 'miss' : 'hit';
       this.#record(request, answer.status, answer.usage);
       return answer;
     } finally {
@@ -402,6 +438,13 @@ export class CompletionService {
     }
   }
 
+  /** The semantic cache when it serves this request: chat, not streaming, an enabled caller. */
+  #semanticFor(request: CompletionRequest): CompletionServiceOptions['semantic'] {
+    const semantic = this.#semantic;
+    if (semantic === undefined || request.route !== 'chat' || request.stream) return undefined;
+    return semantic.appliesTo(request.caller) ? semantic : undefined;
+  }
+
   #key(request: CompletionRequest): string {
     return requestKey(
       request.route,
@@ -458,6 +501,15 @@ export class CompletionService {
   #record(request: CompletionRequest, status: number, usage: Usage | undefined): void {
     this.#accounting.complete(request, status, usage);
   }
+}
+
+/** The request as the semantic cache sees it: the resolved model in place of an alias. */
+function semanticBody(request: CompletionRequest): SemanticRequest {
+  return { ...request.body, model: request.target.model } as unknown as SemanticRequest;
+}
+
+function semanticScope(request: CompletionRequest): { namespace: string; provider: string } {
+  return { namespace: request.namespace, provider: request.target.cacheScope };
 }
 
 /** The model that answered (a fallback's, when one did). */

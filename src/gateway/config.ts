@@ -193,6 +193,19 @@ const fileSchema = z.strictObject({
   cost: costSchema.optional(),
   routing: routingSchema.optional(),
   rateLimits: z.array(rateLimitSchema).optional(),
+  semantic: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      keys: z.array(z.string().min(1)).optional(),
+      embedder: z
+        .union([z.literal('local'), z.strictObject({ provider: name, model: z.string().min(1) })])
+        .optional(),
+      targetFalseHitRate: z.number().gt(0).lt(1).optional(),
+      maxEntries: z.number().int().positive().optional(),
+      ttl: duration.optional(),
+      multiTurn: z.boolean().optional(),
+    })
+    .optional(),
   cache: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -230,6 +243,7 @@ export type ModelConfig = z.infer<typeof modelSchema> & {
 };
 
 export type RoutingConfig = z.infer<typeof routingSchema>;
+export type SemanticConfig = NonNullable<z.infer<typeof fileSchema>['semantic']>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 
 export interface KeyConfig {
@@ -269,6 +283,8 @@ export interface GatewayConfig {
   /** Virtual models, fallbacks, retries, breakers, balancing, hedging. */
   readonly routing: RoutingConfig;
   readonly rateLimits: readonly RateLimitConfig[];
+  /** The semantic cache: off unless `enabled`; only for `keys` when given. */
+  readonly semantic: SemanticConfig;
   readonly cost: {
     /** SQLite file of the ledger; false for none. */
     readonly ledger: string | false;
@@ -501,6 +517,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     budgets: file.budgets ?? [],
     routing,
     rateLimits: file.rateLimits ?? [],
+    semantic: file.semantic ?? {},
     cost: {
       ledger: cost.ledger ?? (sqlite === false ? false : DEFAULTS.ledger),
       durability: cost.durability ?? 'process',

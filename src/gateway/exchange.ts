@@ -33,8 +33,11 @@ export interface CachedStream {
 
 export type CachedAnswer = CachedJson | CachedStream;
 
-/** `hit`: answered from the cache; `miss`: fetched (and stored); `bypass`: the cache was not consulted. */
-export type CacheResult = 'hit' | 'miss' | 'bypass';
+/**
+ * `hit`: answered from the exact cache; `semantic-hit`: from the semantic cache (a verified
+ * paraphrase); `miss`: fetched (and stored); `bypass`: the cache was not consulted.
+ */
+export type CacheResult = 'hit' | 'semantic-hit' | 'miss' | 'bypass';
 
 /** The per-request state the gateway keeps from the first byte to the last. */
 export interface Exchange {

@@ -5,8 +5,18 @@ import { createLedger, type Ledger } from '../cost/ledger.js';
 import { createCostTracker } from '../cost/tracker.js';
 import { createRateLimiter } from '../routing/rate-limit.js';
 import type { RouteConstraints } from '../routing/router.js';
+import {
+  createSemanticCache,
+  type Embedder,
+  localEmbedder,
+  openAIEmbedder,
+  redisSemanticStore,
+  type SemanticCache,
+  sqliteSemanticStore,
+} from '../semantic/index.js';
 import type { Clock } from '../shared/clock.js';
 import { parseDuration } from '../shared/duration.js';
+import { ConfigError } from '../shared/errors.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { Accounting } from './accounting.js';
 import { type Caller, KeyRing } from './auth.js';
@@ -79,6 +89,8 @@ export class Sluice {
   readonly keyRing: KeyRing;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly ledger: Ledger | undefined;
+  /** The semantic cache, when `semantic.enabled`. */
+  readonly semantic: SemanticCache | undefined;
   readonly #ownsCache: boolean;
   readonly #log: NonNullable<SluiceOptions['log']>;
 
@@ -165,12 +177,24 @@ export class Sluice {
       },
       contextFallback: (target) => this.models.contextFallbackFor(target),
     });
+    this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
+    const semanticKeys =
+      config.semantic.keys === undefined ? undefined : new Set(config.semantic.keys);
     this.service = new CompletionService({
       cache,
       ttlMs: config.cache.ttlMs,
       metrics: this.metrics,
       accounting: this.accounting,
       dispatcher,
+      ...(this.semantic === undefined
+        ? {}
+        : {
+            semantic: {
+              cache: this.semantic,
+              appliesTo: (caller: Caller) =>
+                semanticKeys === undefined || semanticKeys.has(caller.name),
+            },
+          }),
     });
   }
 
@@ -247,8 +271,9 @@ export class Sluice {
   }
 
   /** Loads token encodings and restores budgets; call before serving. */
-  prepareToServe(): Promise<void> {
-    return this.accounting.prepare();
+  async prepareToServe(): Promise<void> {
+    await this.accounting.prepare();
+    await this.semantic?.ready();
   }
 
   /** Closes providers (aborting calls still pending after `graceMs`), the cache and the ledger. */
@@ -257,6 +282,7 @@ export class Sluice {
       [...this.providers.values()].map((provider) => provider.close(graceMs)),
     );
     if (this.#ownsCache) await this.cache?.close();
+    await this.semantic?.close();
     await this.accounting.close();
   }
 }
@@ -267,6 +293,43 @@ export function createSluice(
   options: SluiceOptions = {},
 ): Sluice {
   return new Sluice(config, options);
+}
+
+/** The semantic cache of a configuration: its embedder, and the store its entries live in. */
+function buildSemanticCache(config: GatewayConfig): SemanticCache {
+  const settings = config.semantic;
+  let embedder: Embedder;
+  if (settings.embedder === undefined || settings.embedder === 'local') embedder = localEmbedder();
+  else {
+    const { provider: providerName, model } = settings.embedder;
+    const provider = config.providers.find((candidate) => candidate.name === providerName);
+    if (provider === undefined) {
+      throw new ConfigError(
+        `${config.source}: semantic.embedder.provider: unknown provider '${providerName}'`,
+      );
+    }
+    embedder = openAIEmbedder({
+      baseUrl: provider.baseUrl,
+      model,
+      ...(provider.apiKey === undefined ? {} : { apiKey: provider.apiKey }),
+    });
+  }
+  const store =
+    config.store.redis !== undefined
+      ? redisSemanticStore({ url: config.store.redis, prefix: `${config.store.prefix}-semantic` })
+      : config.store.sqlite !== false
+        ? sqliteSemanticStore({ path: config.store.sqlite, prefix: config.store.prefix })
+        : undefined;
+  return createSemanticCache({
+    embedder,
+    ...(store === undefined ? {} : { store }),
+    ...(settings.maxEntries === undefined ? {} : { maxEntries: settings.maxEntries }),
+    ...(settings.ttl === undefined ? {} : { ttl: settings.ttl }),
+    ...(settings.targetFalseHitRate === undefined
+      ? {}
+      : { targetFalseHitRate: settings.targetFalseHitRate }),
+    ...(settings.multiTurn === undefined ? {} : { multiTurn: settings.multiTurn }),
+  });
 }
 
 function buildProvider(config: ProviderConfig): Provider {
