@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { createEmbeddingsBatcher, type EmbeddingsBatcher } from '../batching/embeddings.js';
 import type { Cache } from '../cache/index.js';
 import type { SemanticCache, SemanticRequest } from '../semantic/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -71,6 +72,11 @@ export interface CompletionServiceOptions {
   readonly metrics: GatewayMetrics;
   readonly accounting: Accounting;
   readonly dispatcher: Dispatcher;
+  /**
+   * Merge concurrent embeddings requests for the same model arriving within this many
+   * milliseconds into one upstream call; 0 or undefined to send each on its own.
+   */
+  readonly embeddingsWindowMs?: number;
   /** The semantic cache, and which callers it answers. */
   readonly semantic?: {
     readonly cache: SemanticCache;
@@ -91,6 +97,9 @@ export class CompletionService {
   readonly #accounting: Accounting;
   readonly #dispatcher: Dispatcher;
   readonly #semantic: CompletionServiceOptions['semantic'];
+  readonly #embeddingsBatcher: EmbeddingsBatcher | undefined;
+  /** The deployment chain of each merged-embeddings route (the model's, refreshed per request). */
+  readonly #embeddingRoutes = new Map<string, readonly Target[]>();
   readonly #jsonFlights = new Map<string, Promise<CachedJson>>();
   readonly #streamFlights = new Map<string, StreamFlight>();
 
@@ -101,6 +110,18 @@ export class CompletionService {
     this.#accounting = options.accounting;
     this.#dispatcher = options.dispatcher;
     this.#semantic = options.semantic;
+    this.#embeddingsBatcher =
+      options.embeddingsWindowMs === undefined || options.embeddingsWindowMs <= 0
+        ? undefined
+        : createEmbeddingsBatcher({
+            window: options.embeddingsWindowMs,
+            embed: (model, inputs, parameters) => this.#embedMerged(model, inputs, parameters),
+          });
+  }
+
+  /** Runs the embeddings calls waiting to be merged. */
+  async close(): Promise<void> {
+    await this.#embeddingsBatcher?.close();
   }
 
   /** In-process flights under way (for tests and the dashboard). */
@@ -304,6 +325,9 @@ export class CompletionService {
   }
 
   async #fetchJson(request: CompletionRequest): Promise<CachedJson> {
+    if (request.route === 'embeddings' && this.#embeddingsBatcher !== undefined) {
+      return this.#fetchMergedEmbeddings(request, this.#embeddingsBatcher);
+    }
     const response = await this.#call(request, request.exchange);
     const started = performance.now();
     let text: string;
@@ -317,6 +341,78 @@ export class CompletionService {
     const usage = usageOf(text);
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
+  }
+
+  /**
+   * An embeddings request merged with the other embeddings requests for the same model (and
+   * dimensions, encoding, input kind) that arrive within the batching window: one upstream
+   * call, each caller's vectors and share of the usage split back out. Each request keeps its
+   * own budget reservation and ledger row.
+   */
+  async #fetchMergedEmbeddings(
+    request: CompletionRequest,
+    batcher: EmbeddingsBatcher,
+  ): Promise<CachedJson> {
+    await this.#accounting.admit(request);
+    const routeKey = request.target.cacheScope;
+    this.#embeddingRoutes.set(routeKey, request.chain);
+    const body = request.body as {
+      input: string | string[] | number[] | number[][];
+      dimensions?: number;
+      encoding_format?: 'float' | 'base64';
+      user?: string;
+    };
+    const started = performance.now();
+    try {
+      const merged = await batcher.embed({
+        model: routeKey,
+        input: body.input,
+        ...(body.dimensions === undefined ? {} : { dimensions: body.dimensions }),
+        ...(body.encoding_format === undefined ? {} : { encoding_format: body.encoding_format }),
+        ...(body.user === undefined ? {} : { user: body.user }),
+      });
+      const text = JSON.stringify({ ...merged, model: request.target.upstreamModel });
+      const usage = usageOf(text);
+      this.#countTokens(request.target.model, usage);
+      return { kind: 'json', status: 200, body: text, createdAt: Date.now(), usage };
+    } catch (error) {
+      throw toHttpError(error);
+    } finally {
+      request.exchange.waitMs += performance.now() - started;
+    }
+  }
+
+  /** The one upstream call of a merged embeddings batch, through the dispatcher. */
+  async #embedMerged(
+    routeKey: string,
+    inputs: string[] | number[][],
+    parameters: { dimensions?: number; encoding_format?: 'float' | 'base64'; user?: string },
+  ): Promise<{
+    data: { embedding: number[] | string; index: number }[];
+    usage: { prompt_tokens: number; total_tokens: number };
+  }> {
+    const chain = this.#embeddingRoutes.get(routeKey);
+    if (chain === undefined)
+      throw new HttpError(
+        500,
+        'server_error',
+        'internal_error',
+        'no route for a merged embeddings call',
+      );
+    const dispatched = await this.#dispatcher.send(
+      chain,
+      (target, signal) =>
+        target.provider.embeddings({
+          body: JSON.stringify({ ...parameters, model: target.upstreamModel, input: inputs }),
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      { stream: false },
+    );
+    const text = await dispatched.response.body.text();
+    return JSON.parse(text) as {
+      data: { embedding: number[] | string; index: number }[];
+      usage: { prompt_tokens: number; total_tokens: number };
+    };
   }
 
   /**

@@ -193,6 +193,7 @@ const fileSchema = z.strictObject({
   cost: costSchema.optional(),
   routing: routingSchema.optional(),
   rateLimits: z.array(rateLimitSchema).optional(),
+  batching: z.strictObject({ embeddingsWindow: duration.optional() }).optional(),
   semantic: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -283,6 +284,8 @@ export interface GatewayConfig {
   /** Virtual models, fallbacks, retries, breakers, balancing, hedging. */
   readonly routing: RoutingConfig;
   readonly rateLimits: readonly RateLimitConfig[];
+  /** Concurrent embeddings requests to one model within this window share one upstream call (0: off). */
+  readonly batching: { readonly embeddingsWindowMs: number };
   /** The semantic cache: off unless `enabled`; only for `keys` when given. */
   readonly semantic: SemanticConfig;
   readonly cost: {
@@ -518,6 +521,12 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     routing,
     rateLimits: file.rateLimits ?? [],
     semantic: file.semantic ?? {},
+    batching: {
+      embeddingsWindowMs:
+        file.batching?.embeddingsWindow === undefined
+          ? 2
+          : parseDuration(file.batching.embeddingsWindow, at('batching.embeddingsWindow')),
+    },
     cost: {
       ledger: cost.ledger ?? (sqlite === false ? false : DEFAULTS.ledger),
       durability: cost.durability ?? 'process',

@@ -186,6 +186,7 @@ export class Sluice {
       metrics: this.metrics,
       accounting: this.accounting,
       dispatcher,
+      embeddingsWindowMs: config.batching.embeddingsWindowMs,
       ...(this.semantic === undefined
         ? {}
         : {
@@ -278,6 +279,7 @@ export class Sluice {
 
   /** Closes providers (aborting calls still pending after `graceMs`), the cache and the ledger. */
   async close(graceMs = 0): Promise<void> {
+    await this.service.close();
     await Promise.allSettled(
       [...this.providers.values()].map((provider) => provider.close(graceMs)),
     );

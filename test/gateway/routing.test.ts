@@ -37,6 +37,7 @@ beforeAll(async () => {
         { name: 'solo', provider: 'primary', upstreamModel: 'mock-small' },
         { name: 'gpt-4.1-nano', provider: 'secondary' },
         { name: 'gpt-4.1', provider: 'secondary' },
+        { name: 'text-embedding-3-small', provider: 'secondary' },
       ],
       keys: [
         { name: 'agent', key: KEY },
@@ -48,6 +49,7 @@ beforeAll(async () => {
         breaker: { failures: 3, cooldown: '1s' },
       },
       rateLimits: [{ scope: 'key:limited', requestsPerMinute: 3 }],
+      batching: { embeddingsWindow: 20 },
     },
     { logger: false },
   );
@@ -207,5 +209,59 @@ describe('rate limits', () => {
     expect(refused.headers.get('ratelimit-remaining')).toBe('0');
     // Another key is not limited.
     expect((await ask('gpt-4.1-nano')).status).toBe(200);
+  });
+});
+
+describe('embeddings batching', () => {
+  it('merges concurrent embeddings requests to one model into one upstream call', async () => {
+    secondary.reset();
+    const inputs = ['alpha', ['beta', 'gamma'], 'delta', ['epsilon']].map((input) =>
+      Array.isArray(input)
+        ? input.map((text) => `${text} ${question()}`)
+        : `${input} ${question()}`,
+    );
+    const answers = await Promise.all(
+      inputs.map(async (input) => {
+        const response = await fetch(`${baseUrl}/v1/embeddings`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'text-embedding-3-small',
+            input,
+            encoding_format: 'float',
+          }),
+        });
+        expect(response.status).toBe(200);
+        return (await response.json()) as {
+          data: { index: number; embedding: number[] }[];
+          usage: { prompt_tokens: number };
+        };
+      }),
+    );
+    expect(secondary.stats().embeddings).toBe(1);
+    expect(answers.map((answer) => answer.data.map((item) => item.index))).toEqual([
+      [0],
+      [0, 1],
+      [0],
+      [0],
+    ]);
+    for (const answer of answers) expect(answer.usage.prompt_tokens).toBeGreaterThan(0);
+    // The same text embeds the same whether merged or alone.
+    const alone = await fetch(`${baseUrl}/v1/embeddings`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'cache-control': 'no-cache',
+      },
+      body: JSON.stringify({
+        model: 'text-embedding-3-small',
+        input: inputs[0],
+        encoding_format: 'float',
+      }),
+    });
+    expect(
+      ((await alone.json()) as { data: { embedding: number[] }[] }).data[0]?.embedding,
+    ).toEqual(answers[0]?.data[0]?.embedding);
   });
 });
