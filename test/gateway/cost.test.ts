@@ -111,7 +111,8 @@ describe('cost accounting in the gateway', () => {
       else expect(response.status).toBe(200);
     }
     expect(refusal).toBeDefined();
-    const error = ((await (refusal as Response).json()) as { error: Record<string, unknown> }).error;
+    const error = ((await (refusal as Response).json()) as { error: Record<string, unknown> })
+      .error;
     expect(error).toMatchObject({
       type: 'budget_exceeded',
       code: 'budget_exceeded',
