@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { CircuitOpenError, isDeploymentFailure } from '../routing/errors.js';
 import { hedge } from '../routing/hedge.js';
 import { type RetryOptions, retry } from '../routing/retry.js';
@@ -82,8 +83,27 @@ export class Dispatcher {
             const text = await response.body.text().catch(() => '');
             throw statusError(target, response, text);
           }
+          if (options.stream) {
+            // A stream is judged at its headers: after the first byte there is no fallback.
+            tracked?.success(performance.now() - started);
+            return response;
+          }
+          // A JSON answer counts only once its whole body is in: a body cut off mid-way is a
+          // deployment failure (retried, sent to the fallback, counted by the breaker).
+          let text: string;
+          try {
+            text = await response.body.text();
+          } catch (error) {
+            throw new HttpError(
+              502,
+              'upstream_error',
+              'upstream_error',
+              `provider '${target.provider.name}' cut its answer off`,
+              { cause: error, isRetryable: true },
+            );
+          }
           tracked?.success(performance.now() - started);
-          return response;
+          return { ...response, body: bufferedBody(text) };
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
           else {
@@ -147,6 +167,13 @@ export class Dispatcher {
       new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer')
     );
   }
+}
+
+/** A body already read, readable again (once) by the caller. */
+function bufferedBody(text: string): UpstreamResponse['body'] {
+  const body = Readable.from([Buffer.from(text)]) as Readable & { text(): Promise<string> };
+  body.text = async () => text;
+  return body;
 }
 
 /** An upstream's error status as an `HttpError`, with `retryAfterMs` from `retry-after`. */

@@ -27,3 +27,22 @@ export interface Provider {
   /** Closes connections once pending calls finish; calls still pending after `graceMs` are aborted. */
   close(graceMs?: number): Promise<void>;
 }
+
+/**
+ * A deadline for an upstream's response headers, with a native timer (undici's own
+ * `headersTimeout` runs on a coarse 500 ms clock, so a 300 ms timeout would fire after up to
+ * 850 ms). Combine `signal` into the request; call `clear()` once the headers are in.
+ */
+export function headersDeadline(
+  timeoutMs: number,
+  caller: AbortSignal | undefined,
+): { signal: AbortSignal; clear(): void; expired(): boolean } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  timer.unref();
+  return {
+    signal: caller === undefined ? controller.signal : AbortSignal.any([caller, controller.signal]),
+    clear: () => clearTimeout(timer),
+    expired: () => controller.signal.aborted,
+  };
+}

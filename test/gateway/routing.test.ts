@@ -35,6 +35,7 @@ beforeAll(async () => {
         { name: 'gpt-4o-mini', provider: 'secondary' },
         // A model with a single deployment and no fallback.
         { name: 'solo', provider: 'primary', upstreamModel: 'mock-small' },
+        { name: 'solo-large', provider: 'primary', upstreamModel: 'mock-large' },
         { name: 'gpt-4.1-nano', provider: 'secondary' },
         { name: 'gpt-4.1', provider: 'secondary' },
         { name: 'text-embedding-3-small', provider: 'secondary' },
@@ -105,6 +106,34 @@ describe('resilience under injected upstream faults (official openai client)', (
       expect(secondary.stats().chatCompletions).toBeGreaterThanOrEqual(6);
     });
   }
+
+  it('retries or falls back when an answer is cut off mid-body', async () => {
+    primary.setOptions({ cutRate: 1 });
+    for (let index = 0; index < 4; index++) {
+      const response = await ask('gpt-4o-mini');
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+    }
+  });
+
+  it('turns a hung upstream into a 504 at the provider timeout, not later', async () => {
+    primary.setOptions({ timeoutRate: 1 });
+    const started = performance.now();
+    const response = await fetch(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'x-sluice-hedge': 'off',
+      },
+      body: JSON.stringify({ model: 'solo-large', messages: [{ role: 'user', content: question() }] }),
+    });
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(504);
+    // Two attempts of 300 ms each, plus a backoff of at most 5 ms.
+    expect(elapsed).toBeGreaterThanOrEqual(590);
+    expect(elapsed).toBeLessThan(1_000);
+  });
 
   it('falls back before the first byte of a stream', async () => {
     primary.setOptions({ error500Rate: 1 });

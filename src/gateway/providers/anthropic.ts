@@ -2,7 +2,12 @@ import { PassThrough, Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
 import { HttpError, invalidRequest, upstreamTimeout, upstreamUnreachable } from '../errors.js';
-import type { Provider, UpstreamCall, UpstreamResponse } from '../provider.js';
+import {
+  headersDeadline,
+  type Provider,
+  type UpstreamCall,
+  type UpstreamResponse,
+} from '../provider.js';
 import { SseParser } from '../sse.js';
 import {
   fromAnthropicError,
@@ -56,6 +61,7 @@ export class AnthropicProvider implements Provider {
     const model = String(body.model);
     const request = toAnthropicRequest(body, model);
     let response: Awaited<ReturnType<Pool['request']>>;
+    const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
       response = await this.#pool.request({
         method: 'POST',
@@ -65,10 +71,13 @@ export class AnthropicProvider implements Provider {
             ? this.#headers
             : { ...this.#headers, 'x-request-id': call.requestId },
         body: JSON.stringify(request),
-        signal: call.signal,
+        signal: deadline.signal,
       });
     } catch (error) {
+      if (deadline.expired()) throw upstreamTimeout(this.name, this.#timeoutMs, error);
       throw this.transportError(error);
+    } finally {
+      deadline.clear();
     }
     const headers = response.headers;
     if (response.statusCode < 200 || response.statusCode >= 300) {

@@ -1,7 +1,12 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
 import { HttpError, upstreamTimeout, upstreamUnreachable } from '../errors.js';
-import type { Provider, UpstreamCall, UpstreamResponse } from '../provider.js';
+import {
+  headersDeadline,
+  type Provider,
+  type UpstreamCall,
+  type UpstreamResponse,
+} from '../provider.js';
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
@@ -51,17 +56,21 @@ export class OpenAICompatibleProvider implements Provider {
       call.requestId === undefined
         ? this.#headers
         : { ...this.#headers, 'x-request-id': call.requestId };
+    const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
       const response = await this.#pool.request({
         method: 'POST',
         path: this.#basePath + path,
         headers,
         body: call.body,
-        signal: call.signal,
+        signal: deadline.signal,
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
+      if (deadline.expired()) throw upstreamTimeout(this.name, this.#timeoutMs, error);
       throw this.transportError(error);
+    } finally {
+      deadline.clear();
     }
   }
 
