@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { CircuitOpenError, isDeploymentFailure } from '../routing/errors.js';
+import { CircuitOpenError, isDeploymentFailure, statusOf } from '../routing/errors.js';
 import { hedge } from '../routing/hedge.js';
 import { type RetryOptions, retry } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
@@ -110,6 +110,9 @@ export class Dispatcher {
             tracked?.failure(error);
             lastUpstreamError = error;
           }
+          // A rate-limited deployment with another one behind it: move on now rather than
+          // wait out its retry-after.
+          if (statusOf(error) === 429 && index < queue.length - 1) throw new SkipDeployment(error);
           throw error;
         }
       };

@@ -71,9 +71,11 @@ export interface SemanticCacheOptions {
   /** Nearest entries the verifier examines per lookup. @default 4 */
   candidates?: number;
   /**
-   * Refuse (reason `ambiguous`) when the runner-up candidate has a different response and a
-   * similarity within this margin of the best: two near-equal matches with different answers
-   * mean the cache cannot tell which one the request asks for. 0 turns it off.
+   * Neighbourhood margin: refuse (reason `ambiguous`) unless the winning candidate is more
+   * similar than every other live candidate with a different response by at least this margin.
+   * Two near-equal matches with different answers mean the cache cannot tell which one the
+   * request asks for; a closer candidate that was vetoed or scored lower means the request sits
+   * among look-alikes, and the cache does not fall back to a farther entry. 0 turns it off.
    * @default 0.01
    */
   ambiguityMargin?: number;
@@ -380,16 +382,16 @@ export class SemanticCache {
     }
     this.counters.verifyMs += performance.now() - started;
     if (best !== undefined && this.ambiguityMargin > 0) {
-      // Another live candidate, nearly as similar as the best, with a different answer.
+      // Neighbourhood margin: the winner must be the nearest live candidate with its answer by
+      // at least `ambiguityMargin`. Another answer nearly as similar, or *more* similar (a
+      // closer neighbour that was vetoed or scored lower), means the query sits in a crowd of
+      // look-alikes; falling back to a farther entry there is how wrong answers happen.
       for (let index = 0; index < neighbours.labels.length; index++) {
         const other = this.byLabel.get(neighbours.labels[index] as number);
         const similarity = neighbours.similarities[index] as number;
         if (other === undefined || other === best.entry || other.expiresAt <= now) continue;
         if (other.responseHash === best.entry.responseHash) continue;
-        if (
-          Math.abs(best.similarity - similarity) < this.ambiguityMargin &&
-          similarity >= minSimilarity
-        ) {
+        if (best.similarity - similarity < this.ambiguityMargin && similarity >= minSimilarity) {
           return this.miss(namespace, 'ambiguous', bestSimilarity);
         }
       }

@@ -258,3 +258,41 @@ describe('persistence', () => {
     await second.close();
   });
 });
+
+describe('neighbourhood margin', () => {
+  // Fixed vectors: the query is 0.95 similar to a negated look-alike, 0.90 to a plain paraphrase.
+  const vectors = new Map<string, number[]>([
+    ['how do I reset my router', [1, 0, 0, 0]],
+    ['how do I not reset my router', [0.95, Math.sqrt(1 - 0.95 ** 2), 0, 0]],
+    ['steps to reset a router', [0.9, 0, Math.sqrt(1 - 0.9 ** 2), 0]],
+  ]);
+  const fixedEmbedder = {
+    dimensions: 4,
+    id: 'test-fixed',
+    async embed(texts: readonly string[]): Promise<Float32Array[]> {
+      return texts.map((text) => Float32Array.from(vectors.get(text) ?? [0, 0, 0, 1]));
+    },
+  };
+
+  it('does not fall back to a farther entry when a closer one with another answer was refused', async () => {
+    const scope = { scope: { namespace: 'n' } };
+    for (const ambiguityMargin of [0.01, 0]) {
+      const semantic = cache({ embedder: fixedEmbedder, ambiguityMargin });
+      await semantic.store('how do I not reset my router', 'keep it', scope);
+      await semantic.store('steps to reset a router', 'hold the button', scope);
+      const result = await semantic.lookup('how do I reset my router', scope);
+      if (ambiguityMargin > 0) expect(result).toMatchObject({ hit: false, reason: 'ambiguous' });
+      else expect(result).toMatchObject({ hit: true, response: 'hold the button' });
+      await semantic.close();
+    }
+  });
+
+  it('answers from the nearest entry when it is clear of the others', async () => {
+    const semantic = cache({ embedder: fixedEmbedder });
+    const scope = { scope: { namespace: 'n' } };
+    await semantic.store('steps to reset a router', 'hold the button', scope);
+    const result = await semantic.lookup('how do I reset my router', scope);
+    expect(result).toMatchObject({ hit: true, response: 'hold the button' });
+    await semantic.close();
+  });
+});
