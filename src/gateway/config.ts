@@ -194,6 +194,20 @@ const fileSchema = z.strictObject({
   routing: routingSchema.optional(),
   rateLimits: z.array(rateLimitSchema).optional(),
   batching: z.strictObject({ embeddingsWindow: duration.optional() }).optional(),
+  deferred: z
+    .strictObject({
+      path: z.string().min(1).optional(),
+      batchProvider: name.optional(),
+      offPeak: z
+        .strictObject({
+          start: z.string().regex(/^\d{2}:\d{2}$/, "'HH:MM'"),
+          end: z.string().regex(/^\d{2}:\d{2}$/, "'HH:MM'"),
+          timeZone: z.string().optional(),
+        })
+        .optional(),
+      interval: duration.optional(),
+    })
+    .optional(),
   semantic: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -245,6 +259,7 @@ export type ModelConfig = z.infer<typeof modelSchema> & {
 
 export type RoutingConfig = z.infer<typeof routingSchema>;
 export type SemanticConfig = NonNullable<z.infer<typeof fileSchema>['semantic']>;
+export type DeferredConfig = NonNullable<z.infer<typeof fileSchema>['deferred']>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 
 export interface KeyConfig {
@@ -286,6 +301,8 @@ export interface GatewayConfig {
   readonly rateLimits: readonly RateLimitConfig[];
   /** Concurrent embeddings requests to one model within this window share one upstream call (0: off). */
   readonly batching: { readonly embeddingsWindowMs: number };
+  /** Deferred low-priority work (`x-sluice-defer`); undefined when not configured. */
+  readonly deferred: DeferredConfig | undefined;
   /** The semantic cache: off unless `enabled`; only for `keys` when given. */
   readonly semantic: SemanticConfig;
   readonly cost: {
@@ -434,6 +451,15 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     at('models'),
     'model',
   );
+  const batchProvider = file.deferred?.batchProvider;
+  if (
+    batchProvider !== undefined &&
+    providers.find((provider) => provider.name === batchProvider)?.type !== 'openai-compatible'
+  ) {
+    throw new ConfigError(
+      `${at('deferred.batchProvider')}: '${batchProvider}' is not an openai-compatible provider (the Batch API is OpenAI's)`,
+    );
+  }
   const routing = file.routing ?? {};
   const modelNames = new Set(models.map((model) => model.name));
   for (const [alias, definition] of Object.entries(routing.aliases ?? {})) {
@@ -521,6 +547,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     routing,
     rateLimits: file.rateLimits ?? [],
     semantic: file.semantic ?? {},
+    deferred: file.deferred,
     batching: {
       embeddingsWindowMs:
         file.batching?.embeddingsWindow === undefined

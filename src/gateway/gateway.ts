@@ -204,6 +204,10 @@ export function createGateway(
   };
 
   app.post('/v1/chat/completions', { onRequest: authenticate }, async (request, reply) => {
+    const defer = headerValue(request.headers['x-sluice-defer']);
+    if (defer !== undefined) {
+      return reply.code(202).send(deferRequest(request, defer, parseChatBody(request.body)));
+    }
     const completion = completionRequest(request, 'chat', parseChatBody(request.body));
     if (completion.stream) {
       reply.hijack();
@@ -219,6 +223,51 @@ export function createGateway(
     const completion = completionRequest(request, 'embeddings', parseEmbeddingsBody(request.body));
     const answer = await service.json(completion);
     return reply.code(answer.status).type('application/json').send(answer.body);
+  });
+
+  /**
+   * `x-sluice-defer: batch | off-peak`: the request is queued durably instead of answered;
+   * 202 with an id to fetch the result from `GET /v1/sluice/deferred/{id}`.
+   */
+  const deferRequest = (
+    request: FastifyRequest,
+    mode: string,
+    body: Record<string, unknown> & { model: string },
+  ) => {
+    const queue = sluice.deferred;
+    if (queue === undefined) {
+      throw invalidRequest(
+        'x-sluice-defer: deferred work is not configured (deferred in the configuration)',
+        'x-sluice-defer',
+      );
+    }
+    if (mode !== 'batch' && mode !== 'off-peak') {
+      throw invalidRequest("x-sluice-defer: expected 'batch' or 'off-peak'", 'x-sluice-defer');
+    }
+    if (body.stream === true) throw invalidRequest('a deferred request cannot stream', 'stream');
+    const caller = request.exchange.caller as Caller;
+    const plan = models.plan(body.model, caller, body);
+    request.exchange.model = plan.target.model;
+    const { sluice: _extension, ...rest } = body;
+    let id: string;
+    try {
+      id = queue.enqueue(
+        { ...rest, model: plan.target.upstreamModel },
+        { model: plan.target.upstreamModel, mode: mode === 'batch' ? 'batch-api' : 'off-peak' },
+      );
+    } catch (error) {
+      throw invalidRequest(`x-sluice-defer: ${(error as Error).message}`, 'x-sluice-defer');
+    }
+    return { id, object: 'sluice.deferred', status: 'queued', mode };
+  };
+
+  app.get('/v1/sluice/deferred/:id', { onRequest: authenticate }, async (request) => {
+    const id = (request.params as { id: string }).id;
+    const item = sluice.deferred?.get(id);
+    if (item === undefined) {
+      throw new HttpError(404, 'not_found_error', 'not_found', `no deferred request '${id}'`);
+    }
+    return { ...item, object: 'sluice.deferred' };
   });
 
   app.get('/v1/models', { onRequest: authenticate }, async (request) => {

@@ -1,4 +1,7 @@
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createBatchClient } from '../batching/batch-api.js';
+import { createDeferredQueue, type DeferredQueue } from '../batching/deferred-queue.js';
 import { type Cache, createCache, redisStore, sqliteStore } from '../cache/index.js';
 import { createBudgets } from '../cost/budgets.js';
 import { createLedger, type Ledger } from '../cost/ledger.js';
@@ -23,6 +26,7 @@ import { type Caller, KeyRing } from './auth.js';
 import { parseCacheDirectives } from './cache-control.js';
 import { type CompletionRequest, CompletionService } from './completions.js';
 import {
+  type DeferredConfig,
   type GatewayConfig,
   type GatewayConfigFile,
   isResolvedConfig,
@@ -30,7 +34,7 @@ import {
   resolveConfig,
 } from './config.js';
 import { Dispatcher } from './dispatch.js';
-import { invalidRequest } from './errors.js';
+import { HttpError, invalidRequest } from './errors.js';
 import type { CacheResult, Exchange, ExchangeRecord } from './exchange.js';
 import { ModelTable } from './model-table.js';
 import type { Provider } from './provider.js';
@@ -89,6 +93,8 @@ export class Sluice {
   readonly keyRing: KeyRing;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly ledger: Ledger | undefined;
+  /** The deferred-work queue, when `deferred` is configured. */
+  readonly deferred: DeferredQueue | undefined;
   /** The semantic cache, when `semantic.enabled`. */
   readonly semantic: SemanticCache | undefined;
   readonly #ownsCache: boolean;
@@ -178,6 +184,8 @@ export class Sluice {
       contextFallback: (target) => this.models.contextFallbackFor(target),
     });
     this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
+    this.deferred =
+      config.deferred === undefined ? undefined : this.#buildDeferredQueue(config.deferred);
     const semanticKeys =
       config.semantic.keys === undefined ? undefined : new Set(config.semantic.keys);
     this.service = new CompletionService({
@@ -197,6 +205,72 @@ export class Sluice {
             },
           }),
     });
+  }
+
+  /**
+   * Low-priority work queued durably: run off-peak through this pipeline's providers, or
+   * submitted through the batch provider's Batch API at the batch price; priced with the
+   * cost tracker so the savings are recorded.
+   */
+  #buildDeferredQueue(settings: DeferredConfig): DeferredQueue {
+    const tracker = this.accounting.tracker;
+    const batchProvider =
+      settings.batchProvider === undefined
+        ? undefined
+        : this.config.providers.find((provider) => provider.name === settings.batchProvider);
+    const queue = createDeferredQueue({
+      path:
+        settings.path ??
+        (this.config.store.sqlite === false
+          ? ':memory:'
+          : join(dirname(this.config.store.sqlite), 'deferred.db')),
+      ...(settings.offPeak === undefined
+        ? {}
+        : {
+            offPeak: settings.offPeak,
+            execute: async (call) => {
+              const caller: Caller = {
+                name: 'deferred',
+                namespace: 'deferred',
+                models: undefined,
+                tags: [],
+              };
+              const plan = this.models.plan(call.model, caller, call.body);
+              const response = await plan.target.provider.chatCompletions({
+                body: JSON.stringify({ ...call.body, model: plan.target.upstreamModel }),
+              });
+              const text = await response.body.text();
+              if (response.status < 200 || response.status >= 300) {
+                throw new HttpError(
+                  response.status,
+                  'upstream_error',
+                  'upstream_error',
+                  text.slice(0, 500),
+                  {
+                    isRetryable: response.status === 429 || response.status >= 500,
+                  },
+                );
+              }
+              return JSON.parse(text) as unknown;
+            },
+          }),
+      ...(batchProvider === undefined
+        ? {}
+        : {
+            batchClient: createBatchClient({
+              baseUrl: batchProvider.baseUrl,
+              ...(batchProvider.apiKey === undefined ? {} : { apiKey: batchProvider.apiKey }),
+            }),
+          }),
+      pollInterval: settings.interval ?? '30s',
+      price: (model, usage) => {
+        const priced = tracker.cost(model, usage);
+        if (!priced.known) return undefined;
+        return { nanos: priced.nanos.total, batchNanos: Math.ceil(priced.nanos.total / 2) };
+      },
+    });
+    queue.start(settings.interval ?? '30s');
+    return queue;
   }
 
   /** A fresh per-request state. */
@@ -280,6 +354,9 @@ export class Sluice {
   /** Closes providers (aborting calls still pending after `graceMs`), the cache and the ledger. */
   async close(graceMs = 0): Promise<void> {
     await this.service.close();
+    if (this.deferred !== undefined) {
+      await this.deferred.close();
+    }
     await Promise.allSettled(
       [...this.providers.values()].map((provider) => provider.close(graceMs)),
     );
