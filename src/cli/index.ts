@@ -18,13 +18,23 @@ Commands:
   bench <suite> [--json F]  Run a benchmark suite and print a table:
                             cache-ops   throughput and latency vs lru-cache, bentocache
                             hit-ratio   eviction hit ratio on reference traces [--policies a,b]
+                            budget      added latency of budgets and the ledger (embedded, Redis)
+                            gateway     throughput and added latency vs a bare proxy and Portkey
+                            routing     success under injected faults; cost of model: auto
+                            semantic    paraphrase protocol, QQP precision, lookup latency
+                            agent       context manager, tool cache, parallel tools, warm pools
 
 Options:
   -h, --help                Show this help`;
 
 const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  agent: () => import('../../bench/agent.js'),
+  budget: () => import('../../bench/budget.js'),
   'cache-ops': () => import('../../bench/cache-ops.js'),
+  gateway: () => import('../../bench/gateway.js'),
   'hit-ratio': () => import('../../bench/hit-ratio.js'),
+  routing: () => import('../../bench/routing.js'),
+  semantic: () => import('../../bench/semantic.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

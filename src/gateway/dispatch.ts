@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
 import { CircuitOpenError, isDeploymentFailure, statusOf } from '../routing/errors.js';
 import { hedge } from '../routing/hedge.js';
-import { type RetryOptions, retry } from '../routing/retry.js';
+import { NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
 import { HttpError, upstreamStatusError } from './errors.js';
 import type { Target } from './model-table.js';
@@ -103,7 +102,9 @@ export class Dispatcher {
             );
           }
           tracked?.success(performance.now() - started);
-          return { ...response, body: bufferedBody(text) };
+          // The body is consumed: its text() now answers from what was read.
+          response.body.text = async () => text;
+          return response;
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
           else {
@@ -117,10 +118,14 @@ export class Dispatcher {
         }
       };
       const attempt = (signal: AbortSignal | undefined) =>
-        retry(({ signal: attemptSignal }) => once(attemptSignal ?? signal), {
-          ...this.#options.retry,
-          ...(signal === undefined ? {} : { signal }),
-        });
+        retry(
+          ({ signal: attemptSignal }) =>
+            once(attemptSignal === NEVER_ABORTED ? signal : attemptSignal),
+          {
+            ...this.#options.retry,
+            ...(signal === undefined ? {} : { signal }),
+          },
+        );
       try {
         const hedged =
           !options.stream && (options.hedge ?? this.#options.hedge.enabled) && router !== undefined;
@@ -170,13 +175,6 @@ export class Dispatcher {
       new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer')
     );
   }
-}
-
-/** A body already read, readable again (once) by the caller. */
-function bufferedBody(text: string): UpstreamResponse['body'] {
-  const body = Readable.from([Buffer.from(text)]) as Readable & { text(): Promise<string> };
-  body.text = async () => text;
-  return body;
 }
 
 /** An upstream's error status as an `HttpError`, with `retryAfterMs` from `retry-after`. */

@@ -83,8 +83,34 @@ export interface ExchangeRecord {
   readonly durationMs: number;
 }
 
-/** Extracts `usage` from an upstream JSON body; undefined if absent or unparsable. */
+/**
+ * Extracts `usage` from an upstream JSON body; undefined if absent or unparsable. Parses only
+ * the usage object (found from the end, where OpenAI-compatible bodies put it), falling back
+ * to the whole body when that fails.
+ */
 export function usageOf(body: string): Usage | undefined {
+  const key = body.lastIndexOf('"usage"');
+  if (key === -1) return undefined;
+  const open = body.indexOf('{', key);
+  if (open !== -1 && /^"usage"\s*:\s*$/.test(body.slice(key, open))) {
+    let depth = 0;
+    for (let index = open; index < body.length; index++) {
+      const code = body.charCodeAt(index);
+      if (code === 123) depth++;
+      else if (code === 125 && --depth === 0) {
+        try {
+          return JSON.parse(body.slice(open, index + 1)) as Usage;
+        } catch {
+          break;
+        }
+      } else if (code === 34) {
+        // Skip a string (keys only, in practice), honouring escapes.
+        for (index++; index < body.length && body.charCodeAt(index) !== 34; index++) {
+          if (body.charCodeAt(index) === 92) index++;
+        }
+      }
+    }
+  }
   try {
     const usage = (JSON.parse(body) as { usage?: unknown }).usage;
     return usage !== null && typeof usage === 'object' ? (usage as Usage) : undefined;

@@ -28,21 +28,33 @@ export interface Provider {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Below this, undici's coarse timers (500 ms ticks) are too imprecise for a timeout. */
+const PRECISE_BELOW_MS = 10_000;
+
 /**
- * A deadline for an upstream's response headers, with a native timer (undici's own
- * `headersTimeout` runs on a coarse 500 ms clock, so a 300 ms timeout would fire after up to
- * 850 ms). Combine `signal` into the request; call `clear()` once the headers are in.
+ * A deadline for an upstream's response headers. Undici's own `headersTimeout` runs on a
+ * coarse 500 ms clock (a 300 ms timeout fired after up to 850 ms), so timeouts under 10 s get
+ * a native timer; longer ones keep undici's (at most 5% late) and cost nothing per request.
+ * Pass `signal` to the request; call `clear()` once the headers are in.
  */
 export function headersDeadline(
   timeoutMs: number,
   caller: AbortSignal | undefined,
-): { signal: AbortSignal; clear(): void; expired(): boolean } {
+): { signal: AbortSignal | undefined; clear(): void; expired(): boolean } {
+  if (timeoutMs >= PRECISE_BELOW_MS) {
+    return { signal: caller, clear: () => {}, expired: () => false };
+  }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   timer.unref();
+  const onAbort = () => controller.abort(caller?.reason);
+  caller?.addEventListener('abort', onAbort, { once: true });
   return {
-    signal: caller === undefined ? controller.signal : AbortSignal.any([caller, controller.signal]),
-    clear: () => clearTimeout(timer),
-    expired: () => controller.signal.aborted,
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onAbort);
+    },
+    expired: () => controller.signal.aborted && caller?.aborted !== true,
   };
 }

@@ -123,6 +123,12 @@ export async function retry<T>(
 }
 
 /**
+ * The signal of an attempt nothing can abort (no caller signal, no deadline). Shared: never
+ * add listeners to it; compare with `===` to skip passing it on.
+ */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
+/**
  * One call with its own signal, aborted by the caller's signal or at the deadline. A call that
  * fails because the deadline aborted it rejects with a `DeadlineExceededError`.
  */
@@ -134,6 +140,10 @@ async function runAttempt<T>(
   deadlineAt: number,
   clock: Clock,
 ): Promise<T> {
+  if (signal === undefined && deadlineMs === undefined) {
+    // Nothing can abort this attempt: no controller (and no allocation) per call.
+    return fn({ attempt, signal: NEVER_ABORTED });
+  }
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -55,6 +55,16 @@ export class GatewayMetrics {
   readonly #overhead: Histogram<'route' | 'cache'>;
   readonly #tokens: Counter<'model' | 'kind'>;
   readonly #models = new LabelLimiter(200);
+  readonly #requestSeries = new Map<
+    string,
+    {
+      requests: { inc(): void };
+      duration: { observe(value: number): void };
+      overhead: { observe(value: number): void };
+    }
+  >();
+  readonly #upstreamSeries = new Map<string, { observe(value: number): void }>();
+  readonly #tokenSeries = new Map<string, { inc(value: number): void }>();
 
   constructor(cacheCounters?: () => CacheCounters) {
     const registers = [this.registry];
@@ -114,29 +124,55 @@ export class GatewayMetrics {
   }
 
   observeRequest(observation: RequestObservation): void {
-    const labels = {
-      route: observation.route,
-      model: this.#models.label(observation.model),
-      status: String(observation.status),
-      cache: observation.cache,
-    };
-    this.#requests.inc(labels);
-    this.#duration.observe(labels, observation.durationSeconds);
-    this.#overhead.observe(
-      { route: observation.route, cache: observation.cache },
-      observation.overheadSeconds,
-    );
+    const model = this.#models.label(observation.model);
+    const key = `${observation.route}\u0000${model}\u0000${observation.status}\u0000${observation.cache}`;
+    let series = this.#requestSeries.get(key);
+    if (series === undefined) {
+      const labels = [
+        observation.route,
+        model,
+        String(observation.status),
+        observation.cache,
+      ] as const;
+      series = {
+        requests: this.#requests.labels(...labels),
+        duration: this.#duration.labels(...labels),
+        overhead: this.#overhead.labels(observation.route, observation.cache),
+      };
+      this.#remember(this.#requestSeries, key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(observation.durationSeconds);
+    series.overhead.observe(observation.overheadSeconds);
   }
 
   observeUpstream(provider: string, model: string, status: number, seconds: number): void {
-    this.#upstream.observe(
-      { provider, model: this.#models.label(model), status: String(status) },
-      seconds,
-    );
+    const label = this.#models.label(model);
+    const key = `${provider}\u0000${label}\u0000${status}`;
+    let series = this.#upstreamSeries.get(key);
+    if (series === undefined) {
+      series = this.#upstream.labels(provider, label, String(status));
+      this.#remember(this.#upstreamSeries, key, series);
+    }
+    series.observe(seconds);
   }
 
   countTokens(model: string, kind: string, tokens: number): void {
-    if (tokens > 0) this.#tokens.inc({ model: this.#models.label(model), kind }, tokens);
+    if (tokens <= 0) return;
+    const label = this.#models.label(model);
+    const key = `${label}\u0000${kind}`;
+    let series = this.#tokenSeries.get(key);
+    if (series === undefined) {
+      series = this.#tokens.labels(label, kind);
+      this.#remember(this.#tokenSeries, key, series);
+    }
+    series.inc(tokens);
+  }
+
+  /** Keeps a label set's child metric for reuse (bounded: the labels come from requests). */
+  #remember<Series>(cache: Map<string, Series>, key: string, series: Series): void {
+    if (cache.size >= 4_096) cache.clear();
+    cache.set(key, series);
   }
 
   text(): Promise<string> {

@@ -1,0 +1,116 @@
+/**
+ * A child process of `sluice bench gateway`: runs one server of the benchmark in its own
+ * process, so the upstream, the system under test and the load generator each get their own
+ * event loop.
+ *
+ *   node dist/bench/gateway-target.js mock
+ *   node dist/bench/gateway-target.js bare UPSTREAM_URL
+ *   node dist/bench/gateway-target.js sluice UPSTREAM_URL
+ *
+ * It must be started with an IPC channel (`fork`). It listens on 127.0.0.1 on a free port and
+ * sends `{ type: 'ready', url }`, or `{ type: 'failed', message }`. It then answers
+ * `{ type: 'stats' }` (the mock's counters) and `{ type: 'reset' }`, and on `{ type: 'close' }`,
+ * SIGINT, SIGTERM or the loss of its parent it closes its server and exits (which also writes
+ * a `--cpu-prof` profile).
+ */
+import { createGateway } from '../src/gateway/index.js';
+import { createMockProvider, type MockProviderStats } from '../src/mock-provider/index.js';
+import { createBareProxy } from './bare-proxy.js';
+
+/** The servers this process can run. */
+export type TargetRole = 'mock' | 'bare' | 'sluice';
+
+/** Messages the benchmark sends to a target process. */
+export type TargetCommand = { type: 'stats' } | { type: 'reset' } | { type: 'close' };
+
+/** Messages a target process sends to the benchmark. */
+export type TargetReport =
+  | { type: 'ready'; url: string }
+  | { type: 'failed'; message: string }
+  | { type: 'stats'; stats: MockProviderStats | null };
+
+/** How long closing may take before the process exits anyway. */
+const CLOSE_TIMEOUT_MS = 3_000;
+
+interface RunningServer {
+  url: string;
+  stats(): MockProviderStats | null;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+async function startServer(role: string, upstreamUrl: string | undefined): Promise<RunningServer> {
+  if (role === 'mock') {
+    const provider = createMockProvider();
+    const { url } = await provider.listen(0, '127.0.0.1');
+    return {
+      url,
+      stats: () => provider.stats(),
+      reset: () => provider.reset(),
+      close: () => provider.close(),
+    };
+  }
+  if (upstreamUrl === undefined) throw new Error(`the ${role} target needs an upstream URL`);
+  if (role === 'bare') {
+    const proxy = createBareProxy({ upstreamUrl });
+    const { url } = await proxy.listen(0);
+    return { url, stats: () => null, reset: () => {}, close: () => proxy.close() };
+  }
+  if (role === 'sluice') {
+    const gateway = createGateway(
+      {
+        server: { logLevel: 'silent' },
+        store: { sqlite: false },
+        providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
+        models: [{ name: '*', provider: 'mock' }],
+      },
+      { logger: false },
+    );
+    const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
+    return { url, stats: () => null, reset: () => {}, close: () => gateway.close() };
+  }
+  throw new Error(`unknown target role '${role}'; expected mock, bare or sluice`);
+}
+
+function report(message: TargetReport): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  if (process.send === undefined) {
+    console.error(
+      'gateway-target.js is started by `sluice bench gateway` (it needs an IPC channel)',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  const [role = '', upstreamUrl] = process.argv.slice(2);
+  let server: RunningServer | undefined;
+  let closing = false;
+  const shutDown = (): void => {
+    if (closing) return;
+    closing = true;
+    setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS).unref();
+    const done = (): never => process.exit(0);
+    if (server === undefined) done();
+    else server.close().then(done, done);
+  };
+  process.once('SIGINT', shutDown);
+  process.once('SIGTERM', shutDown);
+  process.once('disconnect', shutDown);
+  process.on('message', (message: TargetCommand) => {
+    if (message.type === 'close') shutDown();
+    else if (message.type === 'reset') server?.reset();
+    else if (message.type === 'stats') report({ type: 'stats', stats: server?.stats() ?? null });
+  });
+  try {
+    server = await startServer(role, upstreamUrl);
+  } catch (error) {
+    report({ type: 'failed', message: (error as Error).message });
+    shutDown();
+    return;
+  }
+  report({ type: 'ready', url: server.url });
+}
+
+await main();
