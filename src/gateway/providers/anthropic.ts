@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
-import { HttpError, invalidRequest, upstreamTimeout, upstreamUnreachable } from '../errors.js';
+import { type HttpError, invalidRequest, upstreamTimeout } from '../errors.js';
 import {
   headersDeadline,
   type Provider,
@@ -15,14 +15,9 @@ import {
   StreamTranslator,
   toAnthropicRequest,
 } from './anthropic-mapping.js';
+import { closePool, transportError } from './transport.js';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
-
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /**
  * Anthropic's Messages API behind the gateway's OpenAI-shaped contract: requests are mapped to
@@ -106,21 +101,11 @@ export class AnthropicProvider implements Provider {
 
   /** Maps an undici or socket failure to the gateway's 502/504. */
   transportError(error: unknown): HttpError {
-    if (error instanceof HttpError) return error;
-    const code = (error as { code?: string }).code ?? '';
-    if (TIMEOUT_CODES.has(code)) return upstreamTimeout(this.name, this.#timeoutMs, error);
-    return upstreamUnreachable(this.name, error);
+    return transportError(this.name, this.#timeoutMs, error);
   }
 
-  async close(graceMs = 0): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = this.#pool.close().then(() => true);
-    const expired = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
-    });
-    const closed = await Promise.race([graceful, expired]);
-    clearTimeout(timer);
-    if (!closed) await this.#pool.destroy();
+  close(graceMs = 0): Promise<void> {
+    return closePool(this.#pool, graceMs);
   }
 }
 

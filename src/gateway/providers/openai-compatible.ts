@@ -1,19 +1,13 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
-import { HttpError, upstreamTimeout, upstreamUnreachable } from '../errors.js';
+import { type HttpError, upstreamTimeout } from '../errors.js';
 import {
   headersDeadline,
   type Provider,
   type UpstreamCall,
   type UpstreamResponse,
 } from '../provider.js';
-
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ETIMEDOUT',
-]);
+import { closePool, transportError } from './transport.js';
 
 /**
  * Any API that speaks OpenAI's chat completions and embeddings: OpenAI, vLLM, Ollama, Groq,
@@ -76,22 +70,11 @@ export class OpenAICompatibleProvider implements Provider {
 
   /** Maps an undici or socket failure to the gateway's 502/504. */
   transportError(error: unknown): HttpError {
-    if (error instanceof HttpError) return error;
-    const code = (error as { code?: string }).code ?? '';
-    if (TIMEOUT_CODES.has(code)) return upstreamTimeout(this.name, this.#timeoutMs, error);
-    return upstreamUnreachable(this.name, error);
+    return transportError(this.name, this.#timeoutMs, error);
   }
 
-  async close(graceMs = 0): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = this.#pool.close().then(() => true);
-    const expired = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
-    });
-    const closed = await Promise.race([graceful, expired]);
-    clearTimeout(timer);
-    // Calls still pending past the grace period are aborted.
-    if (!closed) await this.#pool.destroy();
+  close(graceMs = 0): Promise<void> {
+    return closePool(this.#pool, graceMs);
   }
 }
 
