@@ -20,17 +20,14 @@ export function requestKey(
   model: string,
   body: Readonly<Record<string, unknown>>,
 ): string {
-  const hash = createHash('sha256');
-  hash.update(`${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`);
+  // One string, one hash call: each `update` crosses into native code.
+  let text = `${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`;
   const keys = Object.keys(body).sort();
   for (const key of keys) {
     if (key === 'model' || IGNORED_FIELDS.has(key)) continue;
-    hash.update(key);
-    hash.update('\u0000');
-    hash.update(canonicalJson(body[key]));
-    hash.update('\u0000');
+    text += `${key}\u0000${canonicalJson(body[key])}\u0000`;
   }
-  return hash.digest('base64url');
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */

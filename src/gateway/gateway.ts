@@ -116,11 +116,9 @@ export function createGateway(
     reply.header('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
     if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
     for (const name in exchange.headers) reply.header(name, exchange.headers[name]);
+    // Observed as the response leaves (one hook fewer than onResponse; the socket write excluded).
+    observe(metrics, exchange, reply.statusCode);
     done(null, payload);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    observe(metrics, request.exchange, reply.statusCode);
-    done();
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -126,7 +126,10 @@ describe('resilience under injected upstream faults (official openai client)', (
         'content-type': 'application/json',
         'x-sluice-hedge': 'off',
       },
-      body: JSON.stringify({ model: 'solo-large', messages: [{ role: 'user', content: question() }] }),
+      body: JSON.stringify({
+        model: 'solo-large',
+        messages: [{ role: 'user', content: question() }],
+      }),
     });
     const elapsed = performance.now() - started;
     expect(response.status).toBe(504);
