@@ -320,6 +320,37 @@ redis.call('PEXPIRE', h, retain)
 return total
 `;
 
+function defineScripts(client: Redis): void {
+  const definitions: [string, string][] = [
+    ['sluiceBudgetReserve', RESERVE_SCRIPT],
+    ['sluiceBudgetSettle', SETTLE_SCRIPT],
+    ['sluiceBudgetTotals', TOTALS_SCRIPT],
+  ];
+  for (const [name, lua] of definitions) {
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+      client.defineCommand(name, { lua });
+    }
+  }
+  if (typeof (client as unknown as Record<string, unknown>).sluiceBudgetSeed !== 'function') {
+    client.defineCommand('sluiceBudgetSeed', { lua: SEED_SCRIPT, numberOfKeys: 1 });
+  }
+}
+
+/** Resolves true once the connection is up, false after `timeoutMs`. */
+function waitForReady(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.on('ready', onReady);
+  });
+}
+
 type ScriptClient = Redis & {
   sluiceBudgetReserve(...args: (string | number)[]): Promise<(number | string)[]>;
   sluiceBudgetSettle(...args: (string | number)[]): Promise<(number | string)[]>;
@@ -334,23 +365,20 @@ export class RedisBudgetStore implements BudgetStore {
   readonly #ownsClient: boolean;
   readonly #prefix: string;
 
+  /**
+   * Settlements go over a second connection: they run after the response, and on one
+   * connection the next request's reservation would queue behind them (two round trips on
+   * the request path instead of one).
+   */
+  readonly #settleClient: ScriptClient;
+
   constructor(client: Redis, prefix: string, ownsClient: boolean) {
     this.#client = client as ScriptClient;
     this.#ownsClient = ownsClient;
     this.#prefix = `{${prefix}:budget}`;
-    const definitions: [string, string][] = [
-      ['sluiceBudgetReserve', RESERVE_SCRIPT],
-      ['sluiceBudgetSettle', SETTLE_SCRIPT],
-      ['sluiceBudgetTotals', TOTALS_SCRIPT],
-    ];
-    for (const [name, lua] of definitions) {
-      if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-        client.defineCommand(name, { lua });
-      }
-    }
-    if (typeof (client as unknown as Record<string, unknown>).sluiceBudgetSeed !== 'function') {
-      client.defineCommand('sluiceBudgetSeed', { lua: SEED_SCRIPT, numberOfKeys: 1 });
-    }
+    this.#settleClient = (ownsClient ? client.duplicate() : client) as ScriptClient;
+    if (ownsClient) this.#settleClient.on('error', () => {});
+    for (const target of new Set([this.#client, this.#settleClient])) defineScripts(target);
   }
 
   #keys(slots: readonly BudgetSlot[]): string[] {
@@ -412,7 +440,7 @@ export class RedisBudgetStore implements BudgetStore {
     now: number,
   ): Promise<SettleOutcome> {
     const keys = this.#keys(slots);
-    const reply = await this.#client.sluiceBudgetSettle(
+    const reply = await this.#settleClient.sluiceBudgetSettle(
       keys.length,
       ...keys,
       now,
@@ -458,19 +486,12 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   /** Resolves true once the connection is up, false after `timeoutMs`. */
-  waitReady(timeoutMs: number): Promise<boolean> {
-    const client = this.#client;
-    if (client.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ready: boolean) => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(ready);
-      };
-      const onReady = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      client.on('ready', onReady);
-    });
+  async waitReady(timeoutMs: number): Promise<boolean> {
+    const [main, settle] = await Promise.all([
+      waitForReady(this.#client, timeoutMs),
+      waitForReady(this.#settleClient, timeoutMs),
+    ]);
+    return main && settle;
   }
 
   /** Removes this budget's state (tests, admin resets). */
@@ -480,6 +501,8 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsClient) this.#client.disconnect();
+    if (!this.#ownsClient) return;
+    this.#client.disconnect();
+    this.#settleClient.disconnect();
   }
 }
