@@ -25,20 +25,63 @@ export interface DemoSession {
   readonly stream: boolean;
 }
 
-/** Support questions: each with rewordings a second user might type instead. */
-const SUPPORT_QUESTIONS: readonly (readonly string[])[] = [
-  ['How do I reset my password?', 'I forgot my password, how can I reset it?'],
-  ['What are your support hours?', 'When is customer support available?'],
-  ['How do I cancel my subscription?', 'How can I stop my subscription from renewing?'],
-  ['Can I change the email address on my account?', 'How do I update my account email?'],
-  ['Do you offer refunds?', 'What is your refund policy?'],
-  ['How do I export my data?', 'Can I download all of my data?'],
-  ['Is two-factor authentication supported?', 'How do I turn on 2FA?'],
-  ['What payment methods do you accept?', 'Can I pay with PayPal?'],
-  ['How do I invite a teammate?', 'How can I add another user to my workspace?'],
-  ['Where can I find my invoices?', 'How do I get a copy of last month’s invoice?'],
-  ['Why was my card declined?', 'My payment failed, what should I do?'],
-  ['How do I delete my account?', 'Can you remove my account permanently?'],
+/**
+ * Support questions: the common wording, a light rewording (what most users who do not copy
+ * the FAQ type) and a heavy one.
+ */
+const SUPPORT_QUESTIONS: readonly (readonly [string, string, string])[] = [
+  [
+    'How do I reset my password?',
+    'How can I reset my password?',
+    'I forgot my password, how can I reset it?',
+  ],
+  [
+    'What are your support hours?',
+    'When are your support hours?',
+    'When is customer support available?',
+  ],
+  [
+    'How do I cancel my subscription?',
+    'How can I cancel my subscription?',
+    'How can I stop my subscription from renewing?',
+  ],
+  [
+    'Can I change the email address on my account?',
+    'Can I change my account email address?',
+    'How do I update my account email?',
+  ],
+  ['Do you offer refunds?', 'Do you offer a refund?', 'What is your refund policy?'],
+  ['How do I export my data?', 'How can I export my data?', 'Can I download all of my data?'],
+  [
+    'Is two-factor authentication supported?',
+    'Do you support two-factor authentication?',
+    'How do I turn on 2FA?',
+  ],
+  [
+    'What payment methods do you accept?',
+    'Which payment methods do you accept?',
+    'Can I pay with PayPal?',
+  ],
+  [
+    'How do I invite a teammate?',
+    'How can I invite a teammate?',
+    'How can I add another user to my workspace?',
+  ],
+  [
+    'Where can I find my invoices?',
+    'Where do I find my invoices?',
+    'How do I get a copy of last month’s invoice?',
+  ],
+  [
+    'Why was my card declined?',
+    'Why did my card get declined?',
+    'My payment failed, what should I do?',
+  ],
+  [
+    'How do I delete my account?',
+    'How can I delete my account?',
+    'Can you remove my account permanently?',
+  ],
 ];
 
 const RESEARCH_TOPICS: readonly string[] = [
@@ -107,10 +150,11 @@ export function demoSessions(sessionCount: number, seed = 7): DemoSession[] {
       const turns: string[] = [];
       const count = 1 + Math.floor(random() * 3);
       for (let turn = 0; turn < count; turn++) {
-        const variants = SUPPORT_QUESTIONS[popular(random, SUPPORT_QUESTIONS.length)] ?? [];
-        // Most users type the common wording; one in five rewords it.
-        const wording = random() < 0.8 ? 0 : 1 + Math.floor(random() * (variants.length - 1));
-        turns.push(variants[wording] ?? variants[0] ?? 'Hello');
+        const variants = SUPPORT_QUESTIONS[popular(random, SUPPORT_QUESTIONS.length)];
+        // Most users type the common wording; one in five rewords it lightly, one in ten heavily.
+        const draw = random();
+        const wording = draw < 0.7 ? 0 : draw < 0.9 ? 1 : 2;
+        turns.push(variants?.[wording] ?? 'Hello');
       }
       sessions.push({
         agent: 'support',
