@@ -299,6 +299,90 @@ end
 return result
 `;
 
+/*
+ * Leased allowances (see allowance.ts). A lease is a reservation under the id `lease:<process>`
+ * that a process draws on locally; these scripts grow it, turn part of it into spend, and give
+ * back what is unused. ARGV: now, lease id, amount, then the slot's fields.
+ */
+const LEASE_GRANT_SCRIPT = `${PURGE_AND_TOTAL}
+local h, z, a = KEYS[1], KEYS[2], KEYS[3]
+local now, lid = tonumber(ARGV[1]), ARGV[2]
+local want, minimum, expires = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local cutoff, counted, retain = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+purge(h, z, a, now)
+local held = tonumber(redis.call('HGET', a, lid) or '0')
+local total = spent(h, counted)
+local reserved = tonumber(redis.call('HGET', h, 'r') or '0')
+local grant = want
+if cutoff >= 0 then
+  local room = cutoff - total - reserved
+  if room <= 0 then
+    if minimum > 0 then return {0, held, total, reserved, 0} end
+    grant = 0
+  elseif grant > room then
+    grant = math.max(minimum, room)
+  end
+end
+if grant > 0 then
+  redis.call('HINCRBY', h, 'r', grant)
+  redis.call('HINCRBY', a, lid, grant)
+end
+if held + grant > 0 then redis.call('ZADD', z, expires, lid) end
+redis.call('PEXPIRE', h, retain)
+redis.call('PEXPIRE', z, retain)
+redis.call('PEXPIRE', a, retain)
+return {1, held, total, reserved + grant, grant}
+`;
+
+const LEASE_SPEND_SCRIPT = `${PURGE_AND_TOTAL}
+local h, z, a = KEYS[1], KEYS[2], KEYS[3]
+local now, lid, amount = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local counted, bucket, retain = ARGV[4], ARGV[5], ARGV[6]
+local limit, window, thresholds = tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local held = tonumber(redis.call('HGET', a, lid) or '0')
+local taken = math.min(held, amount)
+if taken > 0 then
+  redis.call('HINCRBY', h, 'r', -taken)
+  redis.call('HINCRBY', a, lid, -taken)
+end
+redis.call('HINCRBY', h, 's:' .. bucket, amount)
+purge(h, z, a, now)
+local keep = {}
+for b in string.gmatch(counted, '[^,]+') do keep['s:' .. b] = true end
+for _, field in ipairs(redis.call('HKEYS', h)) do
+  local kind = string.sub(field, 1, 2)
+  if (kind == 's:' and not keep[field]) or
+     (kind == 'a:' and string.sub(field, 3, 2 + #window + 1) ~= window .. ':') then
+    redis.call('HDEL', h, field)
+  end
+end
+local total = spent(h, counted)
+local crossed = {}
+for t in string.gmatch(thresholds, '[^,]+') do
+  if total >= tonumber(t) * limit and redis.call('HSETNX', h, 'a:' .. window .. ':' .. t, 1) == 1 then
+    crossed[#crossed + 1] = t
+  end
+end
+redis.call('PEXPIRE', h, retain)
+return {total, tonumber(redis.call('HGET', h, 'r') or '0'), table.concat(crossed, ','), taken}
+`;
+
+const LEASE_RELEASE_SCRIPT = `
+local h, z, a = KEYS[1], KEYS[2], KEYS[3]
+local lid, amount = ARGV[1], tonumber(ARGV[2])
+local held = tonumber(redis.call('HGET', a, lid) or '0')
+local back = math.min(held, amount)
+if back > 0 then
+  redis.call('HINCRBY', h, 'r', -back)
+  redis.call('HINCRBY', a, lid, -back)
+end
+if held - back <= 0 then
+  redis.call('HDEL', a, lid)
+  redis.call('ZREM', z, lid)
+end
+return back
+`;
+
 const SEED_SCRIPT = `
 local h = KEYS[1]
 local retain = ARGV[1]
@@ -326,6 +410,15 @@ function defineScripts(client: Redis): void {
     ['sluiceBudgetSettle', SETTLE_SCRIPT],
     ['sluiceBudgetTotals', TOTALS_SCRIPT],
   ];
+  for (const [name, lua] of [
+    ['sluiceLeaseGrant', LEASE_GRANT_SCRIPT],
+    ['sluiceLeaseSpend', LEASE_SPEND_SCRIPT],
+    ['sluiceLeaseRelease', LEASE_RELEASE_SCRIPT],
+  ] as const) {
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+      client.defineCommand(name, { lua, numberOfKeys: 3 });
+    }
+  }
   for (const [name, lua] of definitions) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
       client.defineCommand(name, { lua });
@@ -356,6 +449,9 @@ type ScriptClient = Redis & {
   sluiceBudgetSettle(...args: (string | number)[]): Promise<(number | string)[]>;
   sluiceBudgetTotals(...args: (string | number)[]): Promise<(number | string)[]>;
   sluiceBudgetSeed(...args: (string | number)[]): Promise<number>;
+  sluiceLeaseGrant(...args: (string | number)[]): Promise<number[]>;
+  sluiceLeaseSpend(...args: (string | number)[]): Promise<(number | string)[]>;
+  sluiceLeaseRelease(...args: (string | number)[]): Promise<number>;
 };
 
 /** Budgets shared by every process on one Redis: reserve and settle are single Lua scripts. */
@@ -492,6 +588,70 @@ export class RedisBudgetStore implements BudgetStore {
       waitForReady(this.#settleClient, timeoutMs),
     ]);
     return main && settle;
+  }
+
+  /**
+   * Grows this process's lease on a budget by up to `want` (at least `minimum`, or refused when
+   * the budget has no room for it) and renews its expiry. `held` is the lease before the grant
+   * (less than this process believes when it expired in between).
+   */
+  async grantLease(
+    slot: BudgetSlot,
+    leaseId: string,
+    want: number,
+    minimum: number,
+    now: number,
+    expiresAt: number,
+  ): Promise<{ granted: boolean; held: number; grant: number; totals: BudgetTotals }> {
+    const reply = await this.#client.sluiceLeaseGrant(
+      ...this.#keys([slot]),
+      now,
+      leaseId,
+      want,
+      minimum,
+      expiresAt,
+      slot.cutoff,
+      slot.counted.join(','),
+      slot.retainMs,
+    );
+    return {
+      granted: Number(reply[0]) === 1,
+      held: Number(reply[1]),
+      totals: { spent: Number(reply[2]), reserved: Number(reply[3]) },
+      grant: Number(reply[4] ?? 0),
+    };
+  }
+
+  /** Turns `amount` of the lease into spend in the current bucket (more than the lease counts too). */
+  async spendLease(
+    slot: BudgetSlot,
+    leaseId: string,
+    amount: number,
+    now: number,
+  ): Promise<{ totals: BudgetTotals; crossed: number[]; taken: number }> {
+    const reply = await this.#settleClient.sluiceLeaseSpend(
+      ...this.#keys([slot]),
+      now,
+      leaseId,
+      amount,
+      slot.counted.join(','),
+      slot.bucket,
+      slot.retainMs,
+      slot.limit,
+      slot.window,
+      slot.thresholds.join(','),
+    );
+    const crossed = String(reply[2] ?? '');
+    return {
+      totals: { spent: Number(reply[0]), reserved: Number(reply[1]) },
+      crossed: crossed === '' ? [] : crossed.split(',').map(Number),
+      taken: Number(reply[3]),
+    };
+  }
+
+  /** Gives back up to `amount` of the lease. */
+  async releaseLease(slot: BudgetSlot, leaseId: string, amount: number): Promise<void> {
+    await this.#settleClient.sluiceLeaseRelease(...this.#keys([slot]), leaseId, amount);
   }
 
   /** Removes this budget's state (tests, admin resets). */

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { Allowances } from './allowance.js';
 import {
   type BudgetSlot,
   type BudgetStore,
@@ -63,6 +64,12 @@ export interface BudgetsOptions {
   reservationTtl?: Duration;
   /** Restores spend in the current windows from the ledger at start (`ready()`). */
   ledger?: Ledger;
+  /**
+   * With Redis: admit calls against leased slices of each budget (no Redis round trip per
+   * call; see `Allowances`), `sliceShare` of the limit at a time; `false` reserves per call.
+   * @default { sliceShare: 0.01 }
+   */
+  leases?: { sliceShare?: number } | false;
   /** POSTs every alert as JSON, retried with backoff. */
   webhook?: { url: string; headers?: Record<string, string>; attempts?: number };
   /** @default the system clock */
@@ -130,6 +137,8 @@ export interface Reservation {
   readonly budgets: readonly Budget[];
   /** @internal */
   readonly store: BudgetStore;
+  /** @internal Drawn on this process's leased allowances (Redis) rather than reserved per call. */
+  readonly leased?: boolean;
   settled: boolean;
 }
 
@@ -295,6 +304,7 @@ export class Budgets {
   readonly events = new Emitter<BudgetEvents>();
   readonly #store: BudgetStore;
   readonly #fallback: MemoryBudgetStore;
+  readonly #allowances: Allowances | undefined;
   readonly #clock: Clock;
   readonly #reservationTtlMs: number;
   readonly #ledger: Ledger | undefined;
@@ -329,6 +339,10 @@ export class Budgets {
     } else this.#store = new RedisBudgetStore(options.redis, options.prefix ?? 'sluice', false);
     this.#clock = options.clock ?? systemClock;
     this.#reservationTtlMs = parseDuration(options.reservationTtl ?? '10m', 'reservationTtl');
+    this.#allowances =
+      this.#store instanceof RedisBudgetStore && options.leases !== false
+        ? new Allowances(this.#store, this.#reservationTtlMs, options.leases?.sliceShare)
+        : undefined;
     this.#ledger = options.ledger;
     this.#webhook = options.webhook;
     this.#log =
@@ -462,12 +476,27 @@ export class Budgets {
     const slots = budgets.map((budget) => budget.slot(now));
     const expiresAt = now + this.#reservationTtlMs;
     let store = this.#store;
+    let leased = false;
     let outcome: Awaited<ReturnType<BudgetStore['reserve']>>;
     try {
-      outcome = await store.reserve(slots, requestId, amount, now, expiresAt);
+      if (this.#allowances !== undefined) {
+        const taken = await this.#allowances.take(slots, amount, now);
+        leased = taken.admitted;
+        outcome = taken.admitted
+          ? {
+              admitted: true,
+              totals: taken.totals.map(
+                (totals, index) => totals ?? (budgets[index] as Budget).latest,
+              ),
+            }
+          : taken;
+      } else {
+        outcome = await store.reserve(slots, requestId, amount, now, expiresAt);
+      }
     } catch (error) {
       this.#warnStore(error);
       store = this.#fallback;
+      leased = false;
       outcome = await store.reserve(slots, requestId, amount, now, expiresAt);
     }
     if (!outcome.admitted) {
@@ -479,7 +508,11 @@ export class Budgets {
     }
     outcome.totals.forEach((totals, index) => {
       const budget = budgets[index] as Budget;
-      budget.latest = { spent: totals.spent, reserved: totals.reserved + amount };
+      const unused = leased ? (this.#allowances?.unused(budget.id) ?? 0) : 0;
+      budget.latest = {
+        spent: totals.spent,
+        reserved: Math.max(0, totals.reserved - unused) + (leased ? 0 : amount),
+      };
     });
     if (store !== this.#fallback) {
       // Keep local accounting in step, for when the shared store is unreachable.
@@ -491,7 +524,7 @@ export class Budgets {
         expiresAt,
       );
     }
-    return { requestId, amountNanos: amount, budgets, store, settled: false };
+    return { requestId, amountNanos: amount, budgets, store, leased, settled: false };
   }
 
   /** Replaces the reservation with the actual cost (0 for a call that cost nothing). */
@@ -504,7 +537,10 @@ export class Budgets {
     const actual = Math.max(0, Math.round(actualNanos));
     let outcome: Awaited<ReturnType<BudgetStore['settle']>>;
     try {
-      outcome = await reservation.store.settle(slots, reservation.requestId, actual, now);
+      outcome =
+        reservation.leased === true && this.#allowances !== undefined
+          ? await this.#allowances.give(slots, reservation.amountNanos, actual, now)
+          : await reservation.store.settle(slots, reservation.requestId, actual, now);
     } catch (error) {
       this.#warnStore(error);
       outcome = await this.#fallback.settle(slots, reservation.requestId, actual, now);
@@ -514,7 +550,8 @@ export class Budgets {
     }
     outcome.totals.forEach((totals, index) => {
       const budget = reservation.budgets[index] as Budget;
-      budget.latest = totals;
+      const unused = reservation.leased === true ? (this.#allowances?.unused(budget.id) ?? 0) : 0;
+      budget.latest = { spent: totals.spent, reserved: Math.max(0, totals.reserved - unused) };
       for (const threshold of outcome.crossed[index] ?? [])
         this.#alert(budget, threshold, totals.spent, now);
     });
@@ -526,13 +563,19 @@ export class Budgets {
     const slots = this.budgets.map((budget) => budget.slot(now));
     let totals: readonly BudgetTotals[];
     try {
+      await this.#allowances?.flushAll(now, slots);
       totals = await this.#store.totals(slots, now);
     } catch (error) {
       this.#warnStore(error);
       totals = await this.#fallback.totals(slots, now);
     }
     return this.budgets.map((budget, index) => {
-      const current = totals[index] ?? { spent: 0, reserved: 0 };
+      const raw = totals[index] ?? { spent: 0, reserved: 0 };
+      // This process's unused leased allowance is not a reservation by any call.
+      const current = {
+        spent: raw.spent,
+        reserved: Math.max(0, raw.reserved - (this.#allowances?.unused(budget.id) ?? 0)),
+      };
       budget.latest = current;
       const position = budget.window.position(now);
       return {
@@ -557,6 +600,13 @@ export class Budgets {
 
   /** Waits for webhook deliveries under way, then closes the store. */
   async close(): Promise<void> {
+    const now = this.#clock.now();
+    await this.#allowances
+      ?.release(
+        now,
+        this.budgets.map((budget) => budget.slot(now)),
+      )
+      .catch((error: unknown) => this.#warnStore(error));
     await Promise.allSettled([...this.#pendingWebhooks]);
     await this.#store.close();
   }

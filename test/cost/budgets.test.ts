@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   type BudgetAlert,
   type BudgetConfig,
@@ -276,5 +276,43 @@ describe('budget configuration', () => {
         ],
       }),
     ).toThrow(/two budgets for global/);
+  });
+});
+
+describe.skipIf(!available)('leased allowances (Redis)', () => {
+  it('admit most calls without a Redis round trip, and give unused allowance back on close', async () => {
+    const { RedisBudgetStore } = await import('../../src/cost/budget-store.js');
+    const grants = vi.spyOn(RedisBudgetStore.prototype, 'grantLease');
+    const redis = new Redis(redisUrl(DB));
+    clients.push(redis);
+    const prefix = `lease-${randomUUID().slice(0, 8)}`;
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 10));
+    const budgets = createBudgets({
+      budgets: [{ scope: 'global', window: 'daily', limitUsd: 10 }],
+      redis,
+      prefix,
+      clock,
+      log: () => {},
+    });
+    for (let index = 0; index < 50; index++) {
+      const reservation = await budgets.reserve(`l${index}`, subject, 0.001 * USD);
+      await budgets.settle(reservation, 0.0005 * USD);
+    }
+    // A slice is 1% of the limit (0.1 USD): 100 calls' estimates; one grant serves them all.
+    expect(grants.mock.calls.length).toBeLessThanOrEqual(2);
+    const [status] = await budgets.status();
+    expect(status?.spentNanos).toBe(50 * 0.0005 * USD);
+    expect(status?.reservedNanos).toBe(0);
+    await budgets.close();
+    const other = createBudgets({
+      budgets: [{ scope: 'global', window: 'daily', limitUsd: 10 }],
+      redis,
+      prefix,
+      clock,
+      log: () => {},
+    });
+    const [after] = await other.status();
+    expect(after).toMatchObject({ spentNanos: 50 * 0.0005 * USD, reservedNanos: 0 });
+    grants.mockRestore();
   });
 });

@@ -69,13 +69,13 @@ interface Answer {
   body: { error?: { type: string; code: string; scope?: string } };
 }
 
-async function ask(url: string, content: string): Promise<Answer> {
+async function ask(url: string, content: string, maxTokens = 20): Promise<Answer> {
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       model: 'mock-large',
-      max_tokens: 20,
+      max_tokens: maxTokens,
       messages: [{ role: 'user', content }],
     }),
   });
@@ -211,12 +211,13 @@ describe.skipIf(!available)('gateway processes sharing Redis', () => {
     // Now the upstream hangs: these calls hold reservations when the process dies.
     upstream.setOptions({ ttftMs: 30_000 });
     const inFlight = Array.from({ length: 8 }, (_unused, index) =>
-      ask(victim.url, `in flight ${index} ${randomUUID()}`).catch(() => undefined),
+      // A large max_tokens: the first of these reserves more than the budget has left.
+      ask(victim.url, `in flight ${index} ${randomUUID()}`, 2_000).catch(() => undefined),
     );
-    // Reservations are taken before the upstream call: once the upstream has seen two of the
-    // calls, at least two reservations are held in Redis.
+    // Reservations are taken before the upstream call: once the upstream has seen one of the
+    // calls, its reservation (larger than what is left of the budget) is held in Redis.
     const started = Date.now();
-    while (upstream.stats().chatCompletions < settled.length + 2) {
+    while (upstream.stats().chatCompletions < settled.length + 1) {
       if (Date.now() - started > 10_000) throw new Error('the calls never reached the upstream');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
