@@ -42,6 +42,8 @@ export interface CompletionRequest {
   readonly priority: 'low' | 'normal' | 'high';
   /** Hedge this call (`x-sluice-hedge`); undefined for the configured default. */
   readonly hedge: boolean | undefined;
+  /** The body as received, when it can be forwarded unchanged (no Sluice extension in it). */
+  readonly rawBody?: string | undefined;
 }
 
 /**
@@ -499,8 +501,11 @@ export class CompletionService {
           stream_options: { ...streamOptions, include_usage: true },
         };
       }
+      // Unchanged (same model name, not a stream): forward the client's own bytes.
+      const unchanged =
+        request.rawBody !== undefined && !request.stream && target.upstreamModel === body.model;
       const call: UpstreamCall = {
-        body: JSON.stringify(upstreamBody),
+        body: unchanged ? (request.rawBody as string) : JSON.stringify(upstreamBody),
         requestId: exchange.requestId,
         ...(attemptSignal === undefined ? {} : { signal: attemptSignal }),
       };

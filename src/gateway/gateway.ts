@@ -30,6 +30,8 @@ import { parseChatBody, parseEmbeddingsBody } from './validation.js';
 declare module 'fastify' {
   interface FastifyRequest {
     exchange: Exchange;
+    /** The request body as received (JSON bodies). */
+    rawBody: string | undefined;
   }
 }
 
@@ -98,9 +100,23 @@ export function createGateway(
   });
   const { cache, metrics, service, models, keyRing, accounting, ledger } = sluice;
   app.decorateRequest('exchange', null as unknown as Exchange);
+  app.decorateRequest('rawBody', undefined);
   // Bodies sent without (or with another) content type are still read as JSON.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // The body's text is kept: a request forwarded unchanged is sent upstream as received,
+  // without serialising it again.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const keepText = (
+    request: FastifyRequest,
+    text: string | Buffer,
+    done: (error: Error | null, body?: unknown) => void,
+  ) => {
+    const body = typeof text === 'string' ? text : text.toString('utf8');
+    request.rawBody = body;
+    parseJson(request, body, done);
+  };
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, keepText);
+  app.addContentTypeParser('*', { parseAs: 'string' }, keepText);
 
   app.addHook('onRequest', (request, reply, done) => {
     const incoming = request.headers['x-request-id'];
@@ -198,6 +214,7 @@ export function createGateway(
       minQuality: headerValue(headers['x-sluice-min-quality']),
       maxLatencyMs: headerValue(headers['x-sluice-max-latency-ms']),
       hedge: headerValue(headers['x-sluice-hedge']),
+      rawBody: request.rawBody,
     });
   };
 

@@ -74,6 +74,8 @@ export interface RequestControls {
   readonly maxLatencyMs?: string | undefined;
   /** `on`/`off`: hedge this call (`x-sluice-hedge`). */
   readonly hedge?: string | undefined;
+  /** The body's text as received, forwarded as is when nothing in it changes. */
+  readonly rawBody?: string | undefined;
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -342,6 +344,7 @@ export class Sluice {
       includeUsage: streamOptions?.include_usage === true,
       priority: priorityOf(controls.priority),
       hedge: switchOf(controls.hedge, 'x-sluice-hedge'),
+      rawBody: extension === undefined ? controls.rawBody : undefined,
     };
   }
 
