@@ -488,24 +488,12 @@ export class CompletionService {
     signal?: AbortSignal,
   ): Promise<UpstreamResponse> {
     await this.#accounting.admit(request);
-    const { body } = request;
     const build = (
       target: Target,
       attemptSignal: AbortSignal | undefined,
     ): Promise<UpstreamResponse> => {
-      let upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
-      if (request.stream) {
-        const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
-        upstreamBody = {
-          ...upstreamBody,
-          stream_options: { ...streamOptions, include_usage: true },
-        };
-      }
-      // Unchanged (same model name, not a stream): forward the client's own bytes.
-      const unchanged =
-        request.rawBody !== undefined && !request.stream && target.upstreamModel === body.model;
       const call: UpstreamCall = {
-        body: unchanged ? (request.rawBody as string) : JSON.stringify(upstreamBody),
+        body: upstreamBodyOf(request, target.upstreamModel),
         requestId: exchange.requestId,
         ...(attemptSignal === undefined ? {} : { signal: attemptSignal }),
       };
@@ -765,3 +753,20 @@ export function overheadMs(exchange: Exchange): number {
 }
 
 export type { ModelConfig };
+
+/**
+ * The body sent to `upstreamModel`: the client's own bytes when nothing in them changes (same
+ * model, not a stream, no Sluice extension), else the body re-serialised with the upstream model
+ * (and, for streams, usage asked for).
+ */
+function upstreamBodyOf(request: CompletionRequest, upstreamModel: string): string {
+  const { body, rawBody } = request;
+  if (rawBody !== undefined && !request.stream && upstreamModel === body.model) return rawBody;
+  if (!request.stream) return JSON.stringify({ ...body, model: upstreamModel });
+  const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
+  return JSON.stringify({
+    ...body,
+    model: upstreamModel,
+    stream_options: { ...streamOptions, include_usage: true },
+  });
+}

@@ -107,12 +107,11 @@ export function createGateway(
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const keepText = (
     request: FastifyRequest,
-    text: string | Buffer,
+    text: string,
     done: (error: Error | null, body?: unknown) => void,
   ) => {
-    const body = typeof text === 'string' ? text : text.toString('utf8');
-    request.rawBody = body;
-    parseJson(request, body, done);
+    request.rawBody = text;
+    parseJson(request, text, done);
   };
   app.removeContentTypeParser(['text/plain', 'application/json']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, keepText);
