@@ -91,11 +91,18 @@ export class Accounting {
    * Takes the request's place in its rate limits (requests, estimated tokens, concurrency),
    * or throws a 429 `rate_limit_exceeded` `HttpError` with `retry-after` and `ratelimit-*`.
    * The ticket is settled with the actual tokens and released when the request completes.
+   * Returns undefined, not a promise, when there is nothing to wait for (no limits, or the
+   * request already holds its ticket): the common case costs no microtask.
    */
-  async limit(request: AccountedRequest): Promise<void> {
-    const limiter = this.#rateLimiter;
+  limit(request: AccountedRequest): Promise<void> | undefined {
+    if (this.#rateLimiter === undefined || request.exchange.rateLimit !== undefined) {
+      return undefined;
+    }
+    return this.#limit(request, this.#rateLimiter);
+  }
+
+  async #limit(request: AccountedRequest, limiter: RateLimiter): Promise<void> {
     const exchange = request.exchange;
-    if (limiter === undefined || exchange.rateLimit !== undefined) return;
     const estimate = this.#tracker.estimate(request.target.model, request.body);
     try {
       exchange.rateLimit = await limiter.acquire(
@@ -118,12 +125,18 @@ export class Accounting {
   /**
    * Reserves the request's estimated maximum cost in its budgets, or throws a 429
    * `budget_exceeded` / `budget_deferred` `HttpError`. Called right before the upstream call,
-   * so cache hits never touch a budget.
+   * so cache hits never touch a budget. Returns undefined when there is nothing to wait for
+   * (no budgets, or the request already holds its reservation).
    */
-  async admit(request: AccountedRequest): Promise<void> {
-    const budgets = this.#budgets;
+  admit(request: AccountedRequest): Promise<void> | undefined {
+    if (this.#budgets === undefined || request.exchange.reservation !== undefined) {
+      return undefined;
+    }
+    return this.#admit(request, this.#budgets);
+  }
+
+  async #admit(request: AccountedRequest, budgets: Budgets): Promise<void> {
     const exchange = request.exchange;
-    if (budgets === undefined || exchange.reservation !== undefined) return;
     let maxCostNanos = 0;
     const models = new Set((request.chain ?? [request.target]).map((target) => target.model));
     for (const model of models) {

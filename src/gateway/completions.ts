@@ -8,7 +8,7 @@ import type { Caller } from './auth.js';
 import type { CacheDirectives } from './cache-control.js';
 import { requestKey } from './cache-key.js';
 import type { ModelConfig } from './config.js';
-import type { Dispatcher } from './dispatch.js';
+import type { Dispatched, Dispatcher } from './dispatch.js';
 import { HttpError } from './errors.js';
 import {
   type CachedAnswer,
@@ -142,7 +142,8 @@ export class CompletionService {
   }
 
   async #json(request: CompletionRequest): Promise<JsonReply> {
-    await this.#accounting.limit(request);
+    const limited = this.#accounting.limit(request);
+    if (limited !== undefined) await limited;
     const { exchange, directives } = request;
     const cache = this.#cache;
     if (cache === undefined || (!directives.lookup && !directives.store)) {
@@ -244,7 +245,8 @@ export class CompletionService {
       this.#record(request, status, usage),
     );
     try {
-      await this.#accounting.limit(request);
+      const limited = this.#accounting.limit(request);
+      if (limited !== undefined) await limited;
       if (cache === undefined || !directives.lookup) {
         exchange.cache = 'bypass';
         const key = cache === undefined || !directives.store ? undefined : this.#key(request);
@@ -330,16 +332,7 @@ export class CompletionService {
     if (request.route === 'embeddings' && this.#embeddingsBatcher !== undefined) {
       return this.#fetchMergedEmbeddings(request, this.#embeddingsBatcher);
     }
-    const response = await this.#call(request, request.exchange);
-    const started = performance.now();
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      throw toUpstreamError(request, error);
-    } finally {
-      request.exchange.waitMs += performance.now() - started;
-    }
+    const { response, text = '' } = await this.#call(request, request.exchange);
     const usage = usageOf(text);
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
@@ -355,7 +348,8 @@ export class CompletionService {
     request: CompletionRequest,
     batcher: EmbeddingsBatcher,
   ): Promise<CachedJson> {
-    await this.#accounting.admit(request);
+    const admitted = this.#accounting.admit(request);
+    if (admitted !== undefined) await admitted;
     const routeKey = request.target.cacheScope;
     this.#embeddingRoutes.set(routeKey, request.chain);
     const body = request.body as {
@@ -410,8 +404,7 @@ export class CompletionService {
         }),
       { stream: false },
     );
-    const text = await dispatched.response.body.text();
-    return JSON.parse(text) as {
+    return JSON.parse(dispatched.text ?? '') as {
       data: { embedding: number[] | string; index: number }[];
       usage: { prompt_tokens: number; total_tokens: number };
     };
@@ -428,7 +421,7 @@ export class CompletionService {
   ): Promise<CachedStream | undefined> {
     let response: UpstreamResponse;
     try {
-      response = await this.#call(request, request.exchange, signal);
+      ({ response } = await this.#call(request, request.exchange, signal));
     } catch (error) {
       flight.fail(toHttpError(error));
       return undefined;
@@ -480,14 +473,16 @@ export class CompletionService {
 
   /**
    * Reserves budget, then sends the call along its chain of deployments (retries, breakers,
-   * fallbacks, hedging). Resolves with a 2xx response whose body is unread.
+   * fallbacks, hedging). Resolves with a 2xx response: its body read for JSON, unread for a
+   * stream.
    */
   async #call(
     request: CompletionRequest,
     exchange: Exchange,
     signal?: AbortSignal,
-  ): Promise<UpstreamResponse> {
-    await this.#accounting.admit(request);
+  ): Promise<Dispatched> {
+    const admitted = this.#accounting.admit(request);
+    if (admitted !== undefined) await admitted;
     const build = (
       target: Target,
       attemptSignal: AbortSignal | undefined,
@@ -521,7 +516,7 @@ export class CompletionService {
           (performance.now() - started) / 1_000,
         );
       }
-      return dispatched.response;
+      return dispatched;
     } finally {
       exchange.waitMs += performance.now() - started;
     }

@@ -20,9 +20,20 @@ export interface DispatchOptions {
 /** A 2xx upstream answer and the deployment that gave it. */
 export interface Dispatched {
   readonly response: UpstreamResponse;
+  /**
+   * The whole body of a non-streaming answer, read by the dispatcher (a body cut off mid-way
+   * is a deployment failure); undefined for a stream, whose body is left unread.
+   */
+  readonly text: string | undefined;
   readonly target: Target;
   /** Deployments tried before this one. */
   readonly fallbacks: number;
+}
+
+/** What one attempt resolved with: the response, and its body's text unless it streams. */
+interface Answer {
+  readonly response: UpstreamResponse;
+  readonly text: string | undefined;
 }
 
 /** Marks a breaker refusal inside the retry loop: move on to the next deployment at once. */
@@ -66,7 +77,7 @@ export class Dispatcher {
         lastError = new CircuitOpenError(target.deployment as string, breaker.retryAfterMs());
         continue;
       }
-      const once = async (signal: AbortSignal | undefined): Promise<UpstreamResponse> => {
+      const once = async (signal: AbortSignal | undefined): Promise<Answer> => {
         let tracked: ReturnType<Router['begin']> | undefined;
         if (router !== undefined && target.deployment !== undefined) {
           try {
@@ -85,7 +96,7 @@ export class Dispatcher {
           if (options.stream) {
             // A stream is judged at its headers: after the first byte there is no fallback.
             tracked?.success(performance.now() - started);
-            return response;
+            return { response, text: undefined };
           }
           // A JSON answer counts only once its whole body is in: a body cut off mid-way is a
           // deployment failure (retried, sent to the fallback, counted by the breaker).
@@ -102,9 +113,7 @@ export class Dispatcher {
             );
           }
           tracked?.success(performance.now() - started);
-          // The body is consumed: its text() now answers from what was read.
-          response.body.text = async () => text;
-          return response;
+          return { response, text };
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
           else {
@@ -129,7 +138,7 @@ export class Dispatcher {
       try {
         const hedged =
           !options.stream && (options.hedge ?? this.#options.hedge.enabled) && router !== undefined;
-        const response = hedged
+        const answer = hedged
           ? await hedge(({ signal }) => attempt(signal), {
               ...(this.#options.hedge.delayMs === undefined
                 ? {}
@@ -140,7 +149,7 @@ export class Dispatcher {
               ...(options.signal === undefined ? {} : { signal: options.signal }),
             })
           : await attempt(options.signal);
-        return { response, target, fallbacks: index };
+        return { response: answer.response, text: answer.text, target, fallbacks: index };
       } catch (error) {
         const cause = error instanceof SkipDeployment ? error.cause : error;
         lastError = cause;

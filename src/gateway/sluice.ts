@@ -307,7 +307,13 @@ export class Sluice {
     controls: RequestControls = {},
   ): CompletionRequest {
     const caller = exchange.caller as Caller;
-    const { sluice: extension, ...body } = input;
+    const extension = input.sluice;
+    // The body without Sluice's extension: copied only when it has one.
+    let body = input;
+    if (extension !== undefined) {
+      const { sluice: _extension, ...rest } = input;
+      body = rest as typeof input;
+    }
     const constraints = constraintsOf(controls, extension, this.accounting.remainingFor(caller));
     let plan = this.models.plan(body.model, caller, body, constraints);
     let directives = parseCacheDirectives(controls.cacheControl, controls.cacheTtl);

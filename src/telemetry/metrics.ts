@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily } from './series.js';
 
 /** Seconds; from 0.1 ms (a cache hit) to 2 min (a long generation). */
 const LATENCY_BUCKETS = [
@@ -49,11 +50,11 @@ export interface CacheCounters {
 /** The gateway's Prometheus metrics, in a registry of their own (nothing global). */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'route' | 'model' | 'status' | 'cache'>;
-  readonly #duration: Histogram<'route' | 'model' | 'status' | 'cache'>;
-  readonly #upstream: Histogram<'provider' | 'model' | 'status'>;
-  readonly #overhead: Histogram<'route' | 'cache'>;
-  readonly #tokens: Counter<'model' | 'kind'>;
+  readonly #requests: CounterFamily;
+  readonly #duration: HistogramFamily;
+  readonly #upstream: HistogramFamily;
+  readonly #overhead: HistogramFamily;
+  readonly #tokens: CounterFamily;
   readonly #models = new LabelLimiter(200);
   readonly #requestSeries = new Map<
     string,
@@ -67,40 +68,41 @@ export class GatewayMetrics {
   readonly #tokenSeries = new Map<string, { inc(value: number): void }>();
 
   constructor(cacheCounters?: () => CacheCounters) {
-    const registers = [this.registry];
-    this.#requests = new Counter({
-      name: 'sluice_requests_total',
-      help: 'Requests answered, by route, model, HTTP status and cache result',
-      labelNames: ['route', 'model', 'status', 'cache'],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: 'sluice_request_duration_seconds',
-      help: 'Time from request to the end of the response',
-      labelNames: ['route', 'model', 'status', 'cache'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#upstream = new Histogram({
-      name: 'sluice_upstream_duration_seconds',
-      help: 'Time an upstream call took, to the end of its body',
-      labelNames: ['provider', 'model', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#overhead = new Histogram({
-      name: 'sluice_overhead_seconds',
-      help: 'Time spent in Sluice per request, excluding the upstream',
-      labelNames: ['route', 'cache'],
-      buckets: OVERHEAD_BUCKETS,
-      registers,
-    });
-    this.#tokens = new Counter({
-      name: 'sluice_tokens_total',
-      help: 'Tokens reported by upstreams, by kind (prompt, completion, cached_prompt, reasoning)',
-      labelNames: ['model', 'kind'],
-      registers,
-    });
+    const registry = this.registry;
+    const registers = [registry];
+    this.#requests = new CounterFamily(
+      registry,
+      'sluice_requests_total',
+      'Requests answered, by route, model, HTTP status and cache result',
+      ['route', 'model', 'status', 'cache'],
+    );
+    this.#duration = new HistogramFamily(
+      registry,
+      'sluice_request_duration_seconds',
+      'Time from request to the end of the response',
+      ['route', 'model', 'status', 'cache'],
+      LATENCY_BUCKETS,
+    );
+    this.#upstream = new HistogramFamily(
+      registry,
+      'sluice_upstream_duration_seconds',
+      'Time an upstream call took, to the end of its body',
+      ['provider', 'model', 'status'],
+      LATENCY_BUCKETS,
+    );
+    this.#overhead = new HistogramFamily(
+      registry,
+      'sluice_overhead_seconds',
+      'Time spent in Sluice per request, excluding the upstream',
+      ['route', 'cache'],
+      OVERHEAD_BUCKETS,
+    );
+    this.#tokens = new CounterFamily(
+      registry,
+      'sluice_tokens_total',
+      'Tokens reported by upstreams, by kind (prompt, completion, cached_prompt, reasoning)',
+      ['model', 'kind'],
+    );
     if (cacheCounters !== undefined) {
       const read = cacheCounters;
       for (const [name, help, field] of [
