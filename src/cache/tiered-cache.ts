@@ -268,6 +268,13 @@ class CacheCore {
     return NOT_FOUND;
   }
 
+  /** Like `l1Fresh`, but a miss is not counted (nor seen by the eviction policy). */
+  l1FreshIfHeld(key: string, now: number): number {
+    const slot = this.l1.findQuietly(key, now);
+    if (slot === NOT_FOUND || this.l1.expiresAt(slot) <= now) return NOT_FOUND;
+    return this.l1Fresh(key, now);
+  }
+
   async getFromStores(key: string, allowStale: boolean): Promise<unknown> {
     const found = await this.readStores(key, this.tiers.length);
     if (found !== undefined) {
@@ -1044,6 +1051,17 @@ export class Cache {
       return Promise.resolve(undefined);
     }
     return core.getFromStores(fullKey, allowStale) as Promise<Value | undefined>;
+  }
+
+  /**
+   * The fresh value if this process's memory tier holds it (counted as a hit), synchronously;
+   * otherwise undefined, with nothing counted: then ask `get` or `getOrSet`, which count the
+   * miss and read the other tiers. For hot paths that answer most requests from memory.
+   */
+  getLocal<Value = unknown>(key: string): Value | undefined {
+    const core = this.#core;
+    const slot = core.l1FreshIfHeld(this.#prefix + key, core.clock.now());
+    return slot === NOT_FOUND ? undefined : (core.l1.value(slot) as Value);
   }
 
   /** Stores a value in every tier and tells other processes to drop their copies. */

@@ -48,6 +48,11 @@ export class Accounting {
   readonly #onRecord: AccountingOptions['onRecord'];
   readonly #log: AccountingOptions['log'];
   readonly #unknownModels = new Set<string>();
+  /**
+   * The price of a cached answer's usage, by the usage object: hits from the memory tier share
+   * one object, so a hot entry is priced once instead of once per hit.
+   */
+  readonly #hitPrices = new WeakMap<Usage, { model: string; priced: RequestCost }>();
 
   constructor(options: AccountingOptions) {
     this.#tracker = options.tracker;
@@ -68,6 +73,16 @@ export class Accounting {
 
   get tracker(): CostTracker {
     return this.#tracker;
+  }
+
+  /** What `usage` costs on `model`; memoised for cache hits (the price table never changes). */
+  #price(model: string, usage: Usage, hit: boolean): RequestCost {
+    if (!hit) return this.#tracker.cost(model, usage);
+    const memo = this.#hitPrices.get(usage);
+    if (memo !== undefined && memo.model === model) return memo.priced;
+    const priced = this.#tracker.cost(model, usage);
+    this.#hitPrices.set(usage, { model, priced });
+    return priced;
   }
 
   /** Loads token encodings and restores budgets from the ledger, before the first request. */
@@ -168,9 +183,10 @@ export class Accounting {
     exchange.recorded = true;
     const answered = exchange.answeredBy ?? request.target;
     const model = answered.model;
+    const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     let priced: RequestCost | undefined;
     try {
-      priced = usage === undefined ? undefined : this.#tracker.cost(model, usage);
+      priced = usage === undefined ? undefined : this.#price(model, usage, hit);
     } catch (error) {
       this.#log('warn', 'the upstream reported a malformed usage; recorded at 0 USD', {
         requestId: exchange.requestId,
@@ -189,7 +205,6 @@ export class Accounting {
         model,
       });
     }
-    const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     const success = status >= 200 && status < 300;
     const costNanos = hit || !success || priced === undefined ? 0 : priced.nanos.total;
     const avoidedNanos = hit && priced !== undefined ? priced.nanos.total : 0;

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { KeyConfig } from './config.js';
 import { HttpError } from './errors.js';
 
@@ -17,7 +17,7 @@ export interface Caller {
 const ANONYMOUS: Caller = { name: 'anonymous', namespace: 'default', models: undefined, tags: [] };
 
 function digest(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+  return hash('sha256', key, 'buffer');
 }
 
 /**

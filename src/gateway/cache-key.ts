@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Body fields that do not change the answer and stay out of the key: the caller's stream
@@ -20,14 +20,14 @@ export function requestKey(
   model: string,
   body: Readonly<Record<string, unknown>>,
 ): string {
-  // One string, one hash call: each `update` crosses into native code.
+  // One string, one one-shot hash call (no Hash object): each crossing into native code costs.
   let text = `${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`;
   const keys = Object.keys(body).sort();
   for (const key of keys) {
     if (key === 'model' || IGNORED_FIELDS.has(key)) continue;
     text += `${key}\u0000${canonicalJson(body[key])}\u0000`;
   }
-  return createHash('sha256').update(text).digest('base64url');
+  return hash('sha256', text, 'base64url');
 }
 
 /** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */

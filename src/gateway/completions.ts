@@ -160,6 +160,11 @@ export class CompletionService {
       this.#record(request, answer.status, answer.usage);
       return answer;
     }
+    // Most hits are answered from this process's memory, without a flight or a promise chain.
+    const local = cache.getLocal<CachedAnswer>(key);
+    if (local?.kind === 'json' && isYoungEnough(local, directives.maxAgeMs)) {
+      return this.#hit(request, local);
+    }
     if (directives.maxAgeMs !== undefined) {
       const cached = await this.#read(key, directives.maxAgeMs);
       if (cached?.kind === 'json') return this.#hit(request, cached);
@@ -544,8 +549,7 @@ export class CompletionService {
     if (cache === undefined) return undefined;
     const value = (await cache.get(key)) as CachedAnswer | undefined;
     if (value === undefined) return undefined;
-    if (maxAgeMs !== undefined && Date.now() - value.createdAt > maxAgeMs) return undefined;
-    return value;
+    return isYoungEnough(value, maxAgeMs) ? value : undefined;
   }
 
   async #store(request: CompletionRequest, key: string, answer: CachedAnswer): Promise<void> {
@@ -594,6 +598,11 @@ function semanticBody(request: CompletionRequest): SemanticRequest {
 
 function semanticScope(request: CompletionRequest): { namespace: string; provider: string } {
   return { namespace: request.namespace, provider: request.target.cacheScope };
+}
+
+/** Whether a cached answer is at most `maxAgeMs` old (`Cache-Control: max-age`); any if undefined. */
+function isYoungEnough(answer: CachedAnswer, maxAgeMs: number | undefined): boolean {
+  return maxAgeMs === undefined || Date.now() - answer.createdAt <= maxAgeMs;
 }
 
 /** The model that answered (a fallback's, when one did). */

@@ -136,6 +136,40 @@ describe('tiers and promotion', () => {
   });
 });
 
+describe('getLocal', () => {
+  it('answers a fresh L1 value synchronously and counts it as a hit', async () => {
+    const { cache, clock } = setup();
+    await cache.set('k', { answer: 42 });
+    expect(cache.getLocal('k')).toEqual({ answer: 42 });
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 0 });
+    clock.advance(60_001);
+    expect(cache.getLocal('k')).toBeUndefined();
+    await cache.close();
+  });
+
+  it('counts nothing on a miss, leaving the miss to get or getOrSet', async () => {
+    const { cache } = setup();
+    expect(cache.getLocal('absent')).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 0 });
+    expect(await cache.getOrSet('absent', () => 'made')).toBe('made');
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: 1 });
+    await cache.close();
+  });
+
+  it('does not read the slower tiers', async () => {
+    const l2 = memoryStore();
+    const writer = createCache({ l1: { maxEntries: 10 }, l2, ttl: '1m', bus: false });
+    await writer.set('k', 'v');
+    const reader = createCache({ l1: { maxEntries: 10 }, l2, ttl: '1m', bus: false });
+    expect(reader.getLocal('k')).toBeUndefined();
+    expect(await reader.get('k')).toBe('v');
+    await settle();
+    expect(reader.getLocal('k')).toBe('v'); // promoted into this process's memory
+    await writer.close();
+    await reader.close();
+  });
+});
+
 describe('getOrSet', () => {
   it('runs the factory once for 100 concurrent callers', async () => {
     const { cache } = setup();
