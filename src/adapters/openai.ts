@@ -4,7 +4,12 @@ import type { Caller } from '../gateway/auth.js';
 import type { ResponseSink } from '../gateway/completions.js';
 import type { GatewayConfigFile } from '../gateway/config.js';
 import { HttpError, upstreamTimeout, upstreamUnreachable } from '../gateway/errors.js';
-import type { Provider, UpstreamCall, UpstreamResponse } from '../gateway/provider.js';
+import {
+  bodyOf,
+  type Provider,
+  type UpstreamCall,
+  type UpstreamResponse,
+} from '../gateway/provider.js';
 import { createSluice, type Sluice } from '../gateway/sluice.js';
 import { SseParser } from '../gateway/sse.js';
 import { parseChatBody, parseEmbeddingsBody } from '../gateway/validation.js';
@@ -238,7 +243,7 @@ class ClientProvider implements Provider {
   ): Promise<UpstreamResponse> {
     let response: Response;
     try {
-      response = await create(JSON.parse(call.body) as object, {
+      response = await create(bodyOf(call) as object, {
         signal: call.signal ?? null,
       }).asResponse();
     } catch (error) {

@@ -42,8 +42,8 @@ export interface CompletionRequest {
   readonly priority: 'low' | 'normal' | 'high';
   /** Hedge this call (`x-sluice-hedge`); undefined for the configured default. */
   readonly hedge: boolean | undefined;
-  /** The body as received, when it can be forwarded unchanged (no Sluice extension in it). */
-  readonly rawBody?: string | undefined;
+  /** The body's bytes as received, when they can be forwarded unchanged (no Sluice extension). */
+  readonly rawBody?: Buffer | undefined;
 }
 
 /**
@@ -763,7 +763,7 @@ export type { ModelConfig };
  * model, not a stream, no Sluice extension), else the body re-serialised with the upstream model
  * (and, for streams, usage asked for).
  */
-function upstreamBodyOf(request: CompletionRequest, upstreamModel: string): string {
+function upstreamBodyOf(request: CompletionRequest, upstreamModel: string): string | Buffer {
   const { body, rawBody } = request;
   if (rawBody !== undefined && !request.stream && upstreamModel === body.model) return rawBody;
   if (!request.stream) return JSON.stringify({ ...body, model: upstreamModel });

@@ -30,8 +30,8 @@ import { parseChatBody, parseEmbeddingsBody } from './validation.js';
 declare module 'fastify' {
   interface FastifyRequest {
     exchange: Exchange;
-    /** The request body as received (JSON bodies). */
-    rawBody: string | undefined;
+    /** The request body's bytes as received (JSON bodies). */
+    rawBody: Buffer | undefined;
   }
 }
 
@@ -102,20 +102,20 @@ export function createGateway(
   app.decorateRequest('exchange', null as unknown as Exchange);
   app.decorateRequest('rawBody', undefined);
   // Bodies sent without (or with another) content type are still read as JSON.
-  // The body's text is kept: a request forwarded unchanged is sent upstream as received,
-  // without serialising it again.
+  // The body's bytes are kept: a request forwarded unchanged is sent upstream as received,
+  // without serialising or encoding it again.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  const keepText = (
+  const keepBytes = (
     request: FastifyRequest,
-    text: string,
+    bytes: Buffer,
     done: (error: Error | null, body?: unknown) => void,
   ) => {
-    request.rawBody = text;
-    parseJson(request, text, done);
+    request.rawBody = bytes;
+    parseJson(request, bytes as unknown as string, done);
   };
   app.removeContentTypeParser(['text/plain', 'application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, keepText);
-  app.addContentTypeParser('*', { parseAs: 'string' }, keepText);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, keepBytes);
 
   app.addHook('onRequest', (request, reply, done) => {
     const incoming = request.headers['x-request-id'];

@@ -8,9 +8,12 @@ export interface UpstreamResponse {
   readonly body: Readable & { text(): Promise<string> };
 }
 
-/** A call to make upstream. `body` is already serialised JSON. */
+/**
+ * A call to make upstream. `body` is already serialised JSON: a string, or the client's own
+ * bytes when they are forwarded unchanged (no second encoding).
+ */
 export interface UpstreamCall {
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly signal?: AbortSignal;
   /** The gateway's request id, forwarded as `x-request-id`. */
   readonly requestId?: string;
@@ -57,4 +60,9 @@ export function headersDeadline(
     },
     expired: () => controller.signal.aborted && caller?.aborted !== true,
   };
+}
+
+/** The call's body as a value, for providers that rewrite the request. */
+export function bodyOf(call: UpstreamCall): unknown {
+  return JSON.parse(typeof call.body === 'string' ? call.body : call.body.toString('utf8'));
 }

@@ -74,8 +74,8 @@ export interface RequestControls {
   readonly maxLatencyMs?: string | undefined;
   /** `on`/`off`: hedge this call (`x-sluice-hedge`). */
   readonly hedge?: string | undefined;
-  /** The body's text as received, forwarded as is when nothing in it changes. */
-  readonly rawBody?: string | undefined;
+  /** The body's bytes as received, forwarded as they are when nothing in them changes. */
+  readonly rawBody?: Buffer | undefined;
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
@@ -502,5 +504,73 @@ describe('operations endpoints', () => {
     expect((await post('/v1/chat/completions', request)).headers.get('x-sluice-cache')).toBe(
       'miss',
     );
+  });
+});
+
+describe('the body sent upstream', () => {
+  it("is the client's own bytes when nothing in it changes, and re-serialised when the model does", async () => {
+    const received: string[] = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        response.setHeader('content-type', 'application/json');
+        response.end(
+          JSON.stringify({
+            id: 'chatcmpl-1',
+            object: 'chat.completion',
+            created: 1,
+            model: 'm',
+            choices: [
+              { index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' },
+            ],
+            usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const port = (server.address() as AddressInfo).port;
+    const echo = createGateway(
+      {
+        server: { logLevel: 'silent' },
+        store: { sqlite: false },
+        providers: [
+          { name: 'echo', type: 'openai-compatible', baseUrl: `http://127.0.0.1:${port}/v1` },
+        ],
+        models: [
+          { name: 'same', provider: 'echo' },
+          { name: 'alias', provider: 'echo', upstreamModel: 'renamed' },
+        ],
+      },
+      { logger: false },
+    );
+    const origin = (await echo.listen({ port: 0 })).url;
+    try {
+      // Odd spacing, key order and a non-ASCII character: kept byte for byte.
+      const raw = '{ "messages":[{"content":"naïve café ☕","role":"user"}],\n  "model" : "same" }';
+      const asIs = await fetch(`${origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        body: raw,
+      });
+      expect(asIs.status).toBe(200);
+      expect(received[0]).toBe(raw);
+
+      const renamed = await fetch(`${origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        body: raw.replace('"same"', '"alias"'),
+      });
+      expect(renamed.status).toBe(200);
+      expect(JSON.parse(received[1] as string)).toEqual({
+        messages: [{ content: 'naïve café ☕', role: 'user' }],
+        model: 'renamed',
+      });
+    } finally {
+      await echo.close();
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });

@@ -44,7 +44,10 @@ describe('series families', () => {
     // The same JSON, but for prom-client's exemplar slot (null: exemplars are off).
     const withoutExemplars = (await theirs.getMetricsAsJSON()).map((metric) => ({
       ...metric,
-      values: metric.values.map(({ exemplar: _exemplar, ...value }) => value),
+      values: metric.values.map((value) => {
+        const { exemplar: _exemplar, ...rest } = value as typeof value & { exemplar?: unknown };
+        return rest;
+      }),
     }));
     expect(await ours.getMetricsAsJSON()).toEqual(withoutExemplars);
   });

@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
 import { type HttpError, invalidRequest, upstreamTimeout } from '../errors.js';
 import {
+  bodyOf,
   headersDeadline,
   type Provider,
   type UpstreamCall,
@@ -52,7 +53,7 @@ export class AnthropicProvider implements Provider {
   }
 
   async chatCompletions(call: UpstreamCall): Promise<UpstreamResponse> {
-    const body = JSON.parse(call.body) as Record<string, unknown>;
+    const body = bodyOf(call) as Record<string, unknown>;
     const model = String(body.model);
     const request = toAnthropicRequest(body, model);
     let response: Awaited<ReturnType<Pool['request']>>;
