@@ -3,6 +3,7 @@ import { CircuitOpenError, isDeploymentFailure, statusOf } from '../routing/erro
 import { hedge } from '../routing/hedge.js';
 import { NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
+import { parseDuration } from '../shared/duration.js';
 import { HttpError, upstreamStatusError } from './errors.js';
 import type { Target } from './model-table.js';
 import type { UpstreamResponse } from './provider.js';
@@ -55,7 +56,19 @@ export class Dispatcher {
   readonly #options: DispatchOptions;
 
   constructor(options: DispatchOptions) {
-    this.#options = options;
+    // Durations resolved once, not on every call.
+    const { baseDelay, maxDelay, maxRetryAfter } = options.retry;
+    this.#options = {
+      ...options,
+      retry: {
+        ...options.retry,
+        ...(baseDelay === undefined ? {} : { baseDelay: parseDuration(baseDelay, 'baseDelay') }),
+        ...(maxDelay === undefined ? {} : { maxDelay: parseDuration(maxDelay, 'maxDelay') }),
+        ...(maxRetryAfter === undefined
+          ? {}
+          : { maxRetryAfter: parseDuration(maxRetryAfter, 'maxRetryAfter') }),
+      },
+    };
   }
 
   async send(

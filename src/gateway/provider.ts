@@ -31,6 +31,11 @@ export interface Provider {
   close(graceMs?: number): Promise<void>;
 }
 
+const noop = (): void => {};
+const never = (): boolean => false;
+/** The deadline of a call that only undici's own timers bound: shared, it holds no state. */
+const NO_DEADLINE = { signal: undefined, clear: noop, expired: never };
+
 /** Below this, undici's coarse timers (500 ms ticks) are too imprecise for a timeout. */
 const PRECISE_BELOW_MS = 10_000;
 
@@ -45,7 +50,7 @@ export function headersDeadline(
   caller: AbortSignal | undefined,
 ): { signal: AbortSignal | undefined; clear(): void; expired(): boolean } {
   if (timeoutMs >= PRECISE_BELOW_MS) {
-    return { signal: caller, clear: () => {}, expired: () => false };
+    return caller === undefined ? NO_DEADLINE : { signal: caller, clear: noop, expired: never };
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);

@@ -81,9 +81,10 @@ export async function retry<T>(
   if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)) {
     throw new ConfigError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
   }
+  // Defaults in milliseconds: a number costs no parsing on every call.
   const baseDelayMs = parseDuration(options.baseDelay ?? 200, 'baseDelay');
-  const maxDelayMs = parseDuration(options.maxDelay ?? '10s', 'maxDelay');
-  const maxRetryAfterMs = parseDuration(options.maxRetryAfter ?? '30s', 'maxRetryAfter');
+  const maxDelayMs = parseDuration(options.maxDelay ?? 10_000, 'maxDelay');
+  const maxRetryAfterMs = parseDuration(options.maxRetryAfter ?? 30_000, 'maxRetryAfter');
   const deadlineMs =
     options.deadline === undefined ? undefined : parseDuration(options.deadline, 'deadline');
   const random = options.random ?? Math.random;
