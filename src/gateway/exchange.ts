@@ -83,6 +83,16 @@ export interface ExchangeRecord {
   readonly durationMs: number;
 }
 
+/** The index of the first character at or after `from` that is not JSON whitespace. */
+function skipSpace(text: string, from: number): number {
+  let index = from;
+  for (; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code !== 32 && code !== 10 && code !== 13 && code !== 9) break;
+  }
+  return index;
+}
+
 /**
  * Extracts `usage` from an upstream JSON body; undefined if absent or unparsable. Parses only
  * the usage object (found from the end, where OpenAI-compatible bodies put it), falling back
@@ -91,8 +101,11 @@ export interface ExchangeRecord {
 export function usageOf(body: string): Usage | undefined {
   const key = body.lastIndexOf('"usage"');
   if (key === -1) return undefined;
-  const open = body.indexOf('{', key);
-  if (open !== -1 && /^"usage"\s*:\s*$/.test(body.slice(key, open))) {
+  // `"usage"`, optional whitespace, `:`, optional whitespace, then the object's `{`.
+  let open = skipSpace(body, key + 7);
+  if (body.charCodeAt(open) === 58) open = skipSpace(body, open + 1);
+  else open = -1;
+  if (open !== -1 && body.charCodeAt(open) === 123) {
     let depth = 0;
     for (let index = open; index < body.length; index++) {
       const code = body.charCodeAt(index);

@@ -28,6 +28,10 @@ import { createSluice } from './sluice.js';
 import { parseChatBody, parseEmbeddingsBody } from './validation.js';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs a virtual key (`Authorization: Bearer`). */
+    keyed?: boolean;
+  }
   interface FastifyRequest {
     exchange: Exchange;
     /** The request body's bytes as received (JSON bodies). */
@@ -68,6 +72,8 @@ export interface Gateway {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Route config of the routes that need a virtual key (checked in the onRequest hook). */
+const KEYED = { keyed: true };
 const _NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Builds the OpenAI-compatible gateway from a configuration (file shape or `loadConfig`'s). */
@@ -117,12 +123,21 @@ export function createGateway(
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, keepBytes);
 
+  // One hook for every request: its id and state, then its virtual key on the routes that
+  // take one (`config: KEYED`); one hook call less than a route-level authentication hook.
   app.addHook('onRequest', (request, reply, done) => {
     const incoming = request.headers['x-request-id'];
     const requestId =
       typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    request.exchange = sluice.exchange(requestId, routeName(request));
+    const exchange = sluice.exchange(requestId, routeName(request));
+    request.exchange = exchange;
     reply.header('x-request-id', requestId);
+    if (request.routeOptions.config?.keyed !== true) return done();
+    try {
+      exchange.caller = keyRing.authenticate(request.headers.authorization);
+    } catch (error) {
+      return done(error as Error);
+    }
     done();
   });
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -158,18 +173,6 @@ export function createGateway(
     void reply.code(404).send(error.toBody());
   });
 
-  const authenticate = (
-    request: FastifyRequest,
-    _reply: FastifyReply,
-    done: (error?: Error) => void,
-  ) => {
-    try {
-      request.exchange.caller = keyRing.authenticate(request.headers.authorization);
-      done();
-    } catch (error) {
-      done(error as Error);
-    }
-  };
   const authenticateAdmin = (
     request: FastifyRequest,
     _reply: FastifyReply,
@@ -217,7 +220,7 @@ export function createGateway(
     });
   };
 
-  app.post('/v1/chat/completions', { onRequest: authenticate }, async (request, reply) => {
+  app.post('/v1/chat/completions', { config: KEYED }, async (request, reply) => {
     const defer = headerValue(request.headers['x-sluice-defer']);
     if (defer !== undefined) {
       return reply.code(202).send(deferRequest(request, defer, parseChatBody(request.body)));
@@ -233,7 +236,7 @@ export function createGateway(
     return reply.code(answer.status).type('application/json').send(answer.body);
   });
 
-  app.post('/v1/embeddings', { onRequest: authenticate }, async (request, reply) => {
+  app.post('/v1/embeddings', { config: KEYED }, async (request, reply) => {
     const completion = completionRequest(request, 'embeddings', parseEmbeddingsBody(request.body));
     const answer = await service.json(completion);
     return reply.code(answer.status).type('application/json').send(answer.body);
@@ -275,7 +278,7 @@ export function createGateway(
     return { id, object: 'sluice.deferred', status: 'queued', mode };
   };
 
-  app.get('/v1/sluice/deferred/:id', { onRequest: authenticate }, async (request) => {
+  app.get('/v1/sluice/deferred/:id', { config: KEYED }, async (request) => {
     const id = (request.params as { id: string }).id;
     const item = sluice.deferred?.get(id);
     if (item === undefined) {
@@ -284,7 +287,7 @@ export function createGateway(
     return { ...item, object: 'sluice.deferred' };
   });
 
-  app.get('/v1/models', { onRequest: authenticate }, async (request) => {
+  app.get('/v1/models', { config: KEYED }, async (request) => {
     return { object: 'list', data: models.list(request.exchange.caller as Caller) };
   });
 

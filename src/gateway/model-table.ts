@@ -36,6 +36,9 @@ export interface Target {
   readonly cacheScope: string;
 }
 
+/** Wildcard plans kept (the names come from clients: bounded, cleared when full). */
+const WILDCARD_PLANS = 1_024;
+
 /** Where a request goes: the target, then the targets to fall back to, and why. */
 export interface Plan {
   readonly target: Target;
@@ -56,6 +59,7 @@ export class ModelTable {
   readonly #byDeployment = new Map<string, Target>();
   readonly #aliases: ReadonlySet<string>;
   readonly #wildcard: Provider | undefined;
+  readonly #wildcardPlans = new Map<string, Plan>();
   readonly #listed: { id: string; object: 'model'; created: number; owned_by: string }[];
 
   constructor(
@@ -204,6 +208,24 @@ export class ModelTable {
    * or 400 `no_route` when no deployment can serve it (context too long for every candidate,
    * every circuit open, ...).
    */
+  /** The plan of a model served through the `*` route: one per name, built once (bounded). */
+  #wildcardPlan(name: string): Plan {
+    const known = this.#wildcardPlans.get(name);
+    if (known !== undefined) return known;
+    const provider = this.#wildcard as Provider;
+    const target: Target = {
+      model: name,
+      upstreamModel: name,
+      provider,
+      deployment: undefined,
+      cacheScope: `${provider.name}/${name}`,
+    };
+    const plan: Plan = { target, chain: [target], decision: undefined };
+    if (this.#wildcardPlans.size >= WILDCARD_PLANS) this.#wildcardPlans.clear();
+    this.#wildcardPlans.set(name, plan);
+    return plan;
+  }
+
   plan(
     name: string,
     caller: Caller,
@@ -234,15 +256,7 @@ export class ModelTable {
       );
     }
     if (!configured || this.router === undefined) {
-      const provider = this.#wildcard as Provider;
-      const target: Target = {
-        model: name,
-        upstreamModel: name,
-        provider,
-        deployment: undefined,
-        cacheScope: `${provider.name}/${name}`,
-      };
-      return { target, chain: [target], decision: undefined };
+      return this.#wildcardPlan(name);
     }
     let decision: RouteDecision;
     try {

@@ -79,6 +79,8 @@ export interface RequestControls {
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
+/** The constraints of a request that sets none (most): shared, never mutated. */
+const NO_CONSTRAINTS: RouteConstraints = Object.freeze({});
 
 /**
  * Sluice's request pipeline without HTTP: model resolution, budgets' soft actions, the exact
@@ -450,6 +452,14 @@ function constraintsOf(
   extension: unknown,
   remainingBudgetNanos: number | undefined,
 ): RouteConstraints {
+  if (
+    extension === undefined &&
+    controls.minQuality === undefined &&
+    controls.maxLatencyMs === undefined &&
+    remainingBudgetNanos === undefined
+  ) {
+    return NO_CONSTRAINTS;
+  }
   const fromBody = (extension ?? {}) as { minQuality?: unknown; maxLatencyMs?: unknown };
   if (
     extension !== undefined &&
