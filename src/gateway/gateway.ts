@@ -117,6 +117,7 @@ export function createGateway(
     done: (error: Error | null, body?: unknown) => void,
   ) => {
     request.rawBody = bytes;
+    // fastify's JSON parser reads a Buffer as well (its type says string only).
     parseJson(request, bytes as unknown as string, done);
   };
   app.removeContentTypeParser(['text/plain', 'application/json']);
