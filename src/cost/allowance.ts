@@ -9,6 +9,12 @@ interface Lease {
   leased: number;
   /** Spent by settled calls, not yet written to Redis. */
   pending: number;
+  /**
+   * Spend sent to Redis and not yet acknowledged. Spend goes over the settlement connection,
+   * grants over the other: a grant's view of the lease may already include a spend whose reply
+   * this process has not read.
+   */
+  spending: number;
   /** When the lease in Redis expires unless renewed, epoch ms. */
   expiresAt: number;
   /** The grant under way, which later callers wait for. */
@@ -61,6 +67,7 @@ export class Allowances {
         available: 0,
         leased: 0,
         pending: 0,
+        spending: 0,
         expiresAt: 0,
         growing: undefined,
         scheduled: undefined,
@@ -125,12 +132,16 @@ export class Allowances {
           outcome = await this.#store.grantLease(slot, this.#leaseId, want, short, now, expiresAt);
         }
         this.#latest.set(slot.id, outcome.totals);
-        if (outcome.held < lease.leased) {
-          // The lease expired in Redis (this process was idle past its expiry): what it held
-          // is gone, and so is the allowance drawn on it.
-          const lost = lease.leased - outcome.held;
+        // Redis holds at least what is leased less the spend still in flight, unless the lease
+        // expired there (this process was idle past its expiry): what it held is gone, and so is
+        // the allowance drawn on it.
+        if (outcome.held < lease.leased - lease.spending) {
+          const lost = lease.leased - lease.spending - outcome.held;
           lease.available = Math.max(0, lease.available - lost);
-          lease.leased = outcome.held;
+          // The spend in flight subtracts what it took when its reply arrives. Whether it took
+          // from the old lease or the new grant cannot be told from here; counting it as still
+          // held errs towards refusing, never towards admitting what Redis does not hold.
+          lease.leased = outcome.held + lease.spending;
         }
         if (!outcome.granted) {
           refused = outcome.totals;
@@ -202,8 +213,10 @@ export class Allowances {
     while (lease.pending > 0) {
       const amount = lease.pending;
       lease.pending = 0;
+      lease.spending += amount;
       try {
         const result = await this.#store.spendLease(slot, this.#leaseId, amount, now);
+        lease.spending -= amount;
         lease.leased = Math.max(0, lease.leased - result.taken);
         this.#latest.set(slot.id, result.totals);
         // Past the cutoff (a call cost more than its estimate), unused allowance goes back so
@@ -214,6 +227,7 @@ export class Allowances {
         }
         last = { totals: result.totals, crossed: [...(last?.crossed ?? []), ...result.crossed] };
       } catch (error) {
+        lease.spending -= amount;
         lease.pending += amount;
         throw error;
       }

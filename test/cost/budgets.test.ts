@@ -316,3 +316,54 @@ describe.skipIf(!available)('leased allowances (Redis)', () => {
     grants.mockRestore();
   });
 });
+
+describe.skipIf(!available)('leased allowances racing their own spend writes (Redis)', () => {
+  it('do not mistake a spend that landed before a grant for an expired lease', async () => {
+    const { RedisBudgetStore } = await import('../../src/cost/budget-store.js');
+    // Spend goes over the settlement connection: let it land in Redis, but hold its reply back
+    // until a grant on the other connection has come and gone.
+    const spendLease = RedisBudgetStore.prototype.spendLease;
+    let landed!: () => void;
+    const spendLanded = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const spends = vi
+      .spyOn(RedisBudgetStore.prototype, 'spendLease')
+      .mockImplementation(async function (this: InstanceType<typeof RedisBudgetStore>, ...args) {
+        const result = await spendLease.apply(this, args);
+        landed();
+        await gate;
+        return result;
+      });
+    const redis = new Redis(redisUrl(DB));
+    clients.push(redis);
+    const prefix = `lease-race-${randomUUID().slice(0, 8)}`;
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 10));
+    const config: BudgetConfig[] = [{ scope: 'global', window: 'daily', limitUsd: 1 }];
+    const budgets = createBudgets({ budgets: config, redis, prefix, clock, log: () => {} });
+    try {
+      // Each call needs more than a slice (1% of the limit): every reserve grows the lease.
+      const first = await budgets.reserve('r1', subject, 0.3 * USD);
+      const settling = budgets.settle(first, 0.1 * USD);
+      await spendLanded;
+      const second = await budgets.reserve('r2', subject, 0.3 * USD);
+      open();
+      await settling;
+      await budgets.settle(second, 0.3 * USD);
+      const [status] = await budgets.status();
+      expect(status).toMatchObject({ spentNanos: 0.4 * USD, reservedNanos: 0 });
+      await budgets.close();
+      // Closing gives back everything the lease holds: nothing stays reserved in Redis.
+      const other = createBudgets({ budgets: config, redis, prefix, clock, log: () => {} });
+      const [after] = await other.status();
+      expect(after).toMatchObject({ spentNanos: 0.4 * USD, reservedNanos: 0 });
+      await other.close();
+    } finally {
+      spends.mockRestore();
+    }
+  });
+});

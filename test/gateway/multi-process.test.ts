@@ -210,15 +210,22 @@ describe.skipIf(!available)('gateway processes sharing Redis', () => {
 
     // Now the upstream hangs: these calls hold reservations when the process dies.
     upstream.setOptions({ ttftMs: 30_000 });
+    const answered: Answer[] = [];
     const inFlight = Array.from({ length: 8 }, (_unused, index) =>
       // A large max_tokens: the first of these reserves more than the budget has left.
-      ask(victim.url, `in flight ${index} ${randomUUID()}`, 2_000).catch(() => undefined),
+      ask(victim.url, `in flight ${index} ${randomUUID()}`, 2_000).then(
+        (answer) => answered.push(answer),
+        () => undefined,
+      ),
     );
     // Reservations are taken before the upstream call: once the upstream has seen one of the
     // calls, its reservation (larger than what is left of the budget) is held in Redis.
     const started = Date.now();
     while (upstream.stats().chatCompletions < settled.length + 1) {
-      if (Date.now() - started > 10_000) throw new Error('the calls never reached the upstream');
+      if (Date.now() - started > 10_000) {
+        const seen = answered.map((answer) => `${answer.status} ${JSON.stringify(answer.body)}`);
+        throw new Error(`the calls never reached the upstream; answered:\n${seen.join('\n')}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await stop(victim, 'SIGKILL');
