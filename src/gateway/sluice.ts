@@ -356,10 +356,19 @@ export class Sluice {
     };
   }
 
-  /** Loads token encodings and restores budgets; call before serving. */
+  /** Loads token encodings, restores budgets and loads the semantic cache; call before serving. */
   async prepareToServe(): Promise<void> {
     await this.accounting.prepare();
-    await this.semantic?.ready();
+    const semantic = this.semantic;
+    if (semantic === undefined) return;
+    await Promise.all([
+      semantic.ready(),
+      semantic.warmUp().catch((error: unknown) => {
+        this.#log('warn', 'the semantic cache cannot embed: its lookups will miss', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }),
+    ]);
   }
 
   /** Closes providers (aborting calls still pending after `graceMs`), the cache and the ledger. */

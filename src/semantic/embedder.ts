@@ -13,6 +13,11 @@ export interface Embedder {
    */
   readonly id: string;
   embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /**
+   * Loads the model ahead of the first `embed` (which would otherwise wait for it); rejects
+   * when it cannot be loaded. Remote embedders have nothing to load and leave it out.
+   */
+  warmUp?(): Promise<void>;
   /** Releases the model or connections. */
   close?(): Promise<void>;
 }

@@ -151,7 +151,8 @@ export interface SemanticCacheStats {
     savedBytes: number;
     bytes: number;
   };
-  embed: { calls: number; texts: number; reused: number; totalMs: number };
+  /** `errors`: embedder calls that failed (each a lookup or store that could not be served). */
+  embed: { calls: number; texts: number; reused: number; totalMs: number; errors: number };
   index: { searches: number; totalMs: number; verifyMs: number };
   bus: { published: number; received: number; loaded: number; errors: number };
   storeErrors: number;
@@ -249,6 +250,7 @@ export class SemanticCache {
     embedTexts: 0,
     embedReused: 0,
     embedMs: 0,
+    embedErrors: 0,
     searches: 0,
     searchMs: 0,
     verifyMs: 0,
@@ -314,6 +316,16 @@ export class SemanticCache {
   ready(): Promise<void> {
     this.loading ??= this.load();
     return this.loading;
+  }
+
+  /**
+   * Loads the embedding model now rather than on the first lookup (for the local model, a
+   * third of a second that the first requests would otherwise wait). Rejects with the
+   * embedder's error when it cannot load; lookups then miss (and count `embed.errors`).
+   */
+  async warmUp(): Promise<void> {
+    this.assertOpen();
+    await this.embedder.warmUp?.();
   }
 
   /** The score threshold used for `namespace`. */
@@ -546,6 +558,7 @@ export class SemanticCache {
         texts: counters.embedTexts,
         reused: counters.embedReused,
         totalMs: counters.embedMs,
+        errors: counters.embedErrors,
       },
       index: {
         searches: counters.searches,
@@ -819,6 +832,9 @@ export class SemanticCache {
     let vectors: Float32Array[];
     try {
       vectors = await this.embedder.embed([text]);
+    } catch (error) {
+      this.counters.embedErrors++;
+      throw error;
     } finally {
       this.counters.embedCalls++;
       this.counters.embedTexts++;

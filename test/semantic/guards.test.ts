@@ -64,7 +64,8 @@ describe('the cache with the local model', () => {
   beforeAll(async () => {
     // A lenient threshold: the point is that guards refuse look-alikes whatever the score.
     cache = createSemanticCache({ embedder: localEmbedder(), targetFalseHitRate: 0.2 });
-    await cache.ready();
+    // Loads the model (the packages are installed here): a warm-up that cannot load rejects.
+    await Promise.all([cache.ready(), cache.warmUp()]);
   }, 60_000);
   afterAll(() => cache.close());
 

@@ -296,3 +296,36 @@ describe('neighbourhood margin', () => {
     await semantic.close();
   });
 });
+
+describe('warming up the embedder', () => {
+  it('loads the model through the embedder ahead of the first lookup', async () => {
+    let warmed = 0;
+    const embedder = { ...wordHashEmbedder(), warmUp: async () => void warmed++ };
+    const semantic = cache({ embedder });
+    await semantic.warmUp();
+    expect(warmed).toBe(1);
+    // An embedder with nothing to load (a remote one) needs no warm-up.
+    await cache().warmUp();
+    await semantic.close();
+  });
+
+  it('rejects with the embedder’s error, and counts each call that cannot embed', async () => {
+    const unavailable = new Error('the local embedding model failed to load');
+    const semantic = cache({
+      embedder: {
+        dimensions: 64,
+        id: 'broken',
+        embed: () => Promise.reject(unavailable),
+        warmUp: () => Promise.reject(unavailable),
+      },
+    });
+    await expect(semantic.warmUp()).rejects.toBe(unavailable);
+    const scope = { scope: { namespace: 'a' } };
+    await expect(
+      semantic.store(chat('What is the capital of France?'), 'Paris', scope),
+    ).rejects.toBe(unavailable);
+    await expect(semantic.store(chat('And of Spain?'), 'Madrid', scope)).rejects.toBe(unavailable);
+    expect(semantic.stats().embed).toMatchObject({ calls: 2, errors: 2 });
+    await semantic.close();
+  });
+});
