@@ -14,21 +14,28 @@
  * A bare Redis round trip (`PING` through ioredis) is measured in the same run as the yardstick
  * for the Redis target.
  * Targets: `embedded` adds at most 50 µs; `redis` adds at most one Redis round trip.
+ *
+ * Token counting (every request's estimate counts its prompt): `countMessages` on 200 distinct
+ * 2 KB prompts, after warm-up, against gpt-tokenizer's own `countTokens` on the same texts (the
+ * library it wraps: the floor). Target: under 1 ms per 2 KB prompt.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { tokenizerForModel } from '../src/cost/tokens.js';
 import { createGateway, type Gateway } from '../src/gateway/index.js';
 import { createMockProvider } from '../src/mock-provider/index.js';
 import { parseBenchArgs } from './args.js';
 import { headerLine, machineEnvironment } from './environment.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const requireModule = createRequire(import.meta.url);
 
 interface Target {
   name: 'baseline' | 'embedded' | 'redis';
@@ -186,10 +193,59 @@ export async function run(args: string[]): Promise<void> {
   console.log(
     `${redisPass ? 'PASS' : 'FAIL'}  Redis budgets + ledger write add ${micro(viaRedis.addedP50Ms)} at p50 (target ≤ one Redis round trip, ${micro(pingP50)})`,
   );
+  const tokens = measureTokenCounting(options.quick ? 5 : 20);
+  const tokensPass = tokens.sluiceMs < 1;
+  console.log('');
+  console.log(
+    `token counting, 2 KB prompts (${tokens.prompts} x ${tokens.repeats}): countMessages ${micro(tokens.sluiceMs)} per prompt, gpt-tokenizer countTokens ${micro(tokens.libraryMs)} (${(tokens.sluiceMs / tokens.libraryMs).toFixed(2)}x)`,
+  );
+  console.log(
+    `${tokensPass ? 'PASS' : 'FAIL'}  a 2 KB prompt is counted in ${micro(tokens.sluiceMs)} (target < 1 ms)`,
+  );
   if (options.json !== undefined) {
     await writeFile(
       options.json,
-      `${JSON.stringify({ suite: 'budget', environment, rounds, perRound, rows, redisPingP50Ms: pingP50 }, null, 2)}\n`,
+      `${JSON.stringify({ suite: 'budget', environment, rounds, perRound, rows, redisPingP50Ms: pingP50, tokens }, null, 2)}\n`,
     );
   }
+}
+
+/** Milliseconds per 2 KB prompt: Sluice's message count and the library's plain count. */
+function measureTokenCounting(repeats: number): {
+  prompts: number;
+  repeats: number;
+  sluiceMs: number;
+  libraryMs: number;
+} {
+  const words = ['budget', 'latency', 'cache', 'token', 'router', 'ledger', 'agent', 'window'];
+  const texts = Array.from({ length: 200 }, (_, run) => {
+    let text = '';
+    for (let index = 0; text.length < 2048; index += 1) {
+      text += `${words[(index * 7 + run) % words.length]}${(index * 31 + run) % 97} `;
+    }
+    return text.slice(0, 2048);
+  });
+  const prompts = texts.map((text) => [{ role: 'user', content: text }]);
+  const tokenizer = tokenizerForModel('gpt-4o');
+  const library = requireModule('gpt-tokenizer/encoding/o200k_base') as {
+    countTokens(text: string): number;
+  };
+  // Warm-up: load the encoding and let both paths be compiled.
+  for (let index = 0; index < 3; index++) {
+    for (const prompt of prompts) tokenizer.countMessages(prompt);
+    for (const text of texts) library.countTokens(text);
+  }
+  // Interleaved, so that drift on a shared machine affects both alike.
+  let sluice = 0;
+  let plain = 0;
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    let started = performance.now();
+    for (const prompt of prompts) tokenizer.countMessages(prompt);
+    sluice += performance.now() - started;
+    started = performance.now();
+    for (const text of texts) library.countTokens(text);
+    plain += performance.now() - started;
+  }
+  const count = repeats * prompts.length;
+  return { prompts: prompts.length, repeats, sluiceMs: sluice / count, libraryMs: plain / count };
 }
