@@ -1,15 +1,47 @@
 import { z } from 'zod';
 import { invalidRequest } from './errors.js';
 
-const contentPart = z.looseObject({ type: z.string().min(1) });
+/**
+ * A content part: any `type` passes through (providers add their own), but the kinds Sluice
+ * reads (token counts, the semantic cache's text) must carry what they name.
+ */
+const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part, context) => {
+  if (part.type === 'text' && typeof part.text !== 'string') {
+    context.addIssue({
+      code: 'custom',
+      path: ['text'],
+      message: 'a text part needs a string text',
+    });
+  } else if (
+    part.type === 'image_url' &&
+    typeof (part.image_url as { url?: unknown } | undefined)?.url !== 'string'
+  ) {
+    context.addIssue({
+      code: 'custom',
+      path: ['image_url'],
+      message: 'an image_url part needs image_url: { url }',
+    });
+  }
+});
 const message = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
 });
-const tool = z.looseObject({
-  type: z.string().min(1),
-  function: z.looseObject({ name: z.string().min(1).max(128) }).optional(),
-});
+/** A tool: other types pass through; a function tool must name its function. */
+const tool = z
+  .looseObject({
+    type: z.string().min(1),
+    function: z.looseObject({ name: z.string().min(1).max(128) }).optional(),
+  })
+  .superRefine((entry, context) => {
+    if (entry.type === 'function' && entry.function === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['function'],
+        message: 'a function tool needs function: { name, parameters? }',
+      });
+    }
+  });
 const optionalNumber = (schema: z.ZodNumber) => schema.nullable().optional();
 
 /**
@@ -54,8 +86,52 @@ function check<Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const param = issue === undefined || issue.path.length === 0 ? null : issue.path.join('.');
-  throw invalidRequest(`${param ?? 'body'}: ${issue?.message ?? 'invalid'}`, param);
+  const { path, message } =
+    issue === undefined ? { path: [], message: 'invalid' } : explain(issue, body);
+  const param = path.length === 0 ? null : path.join('.');
+  throw invalidRequest(`${param ?? 'body'}: ${message}`, param);
+}
+
+/**
+ * Where an issue is and what it says. A failed union says only "Invalid input": report the
+ * branch that got furthest into the value instead, or, when every branch refused the value's
+ * type, the types expected.
+ */
+function explain(issue: z.core.$ZodIssue, body: unknown): { path: PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) {
+    return { path: issue.path, message: issue.message };
+  }
+  let furthest: z.core.$ZodIssue | undefined;
+  for (const branch of issue.errors) {
+    for (const inner of branch) {
+      if (furthest === undefined || inner.path.length > furthest.path.length) furthest = inner;
+    }
+  }
+  if (furthest !== undefined && furthest.path.length > 0) {
+    const inner = explain(furthest, valueAt(body, issue.path));
+    return { path: [...issue.path, ...inner.path], message: inner.message };
+  }
+  const expected = issue.errors.flatMap((branch) =>
+    branch.flatMap((inner) => (inner.code === 'invalid_type' ? [inner.expected] : [])),
+  );
+  if (expected.length !== issue.errors.length) return { path: issue.path, message: issue.message };
+  const value = valueAt(body, issue.path);
+  const received = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  const choices = [...new Set(expected)];
+  const listed =
+    choices.length === 1
+      ? choices[0]
+      : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+  return { path: issue.path, message: `expected ${listed}, received ${received}` };
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }
 
 /** A chat completion request, or a 400 naming the bad field. */

@@ -341,6 +341,19 @@ describe('errors are OpenAI-shaped and never crash the gateway', () => {
       messages: [{ role: 'wizard', content: 'x' }],
     });
     expect(await errorOf(badRole)).toMatchObject({ param: 'messages.0.role' });
+    // Refused here, not by the upstream: no call is made for a body that cannot succeed.
+    const calls = upstream.stats().chatCompletions;
+    const badTool = await post('/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+      tools: [{ type: 'function' }],
+    });
+    expect(badTool.status).toBe(400);
+    expect(await errorOf(badTool)).toMatchObject({
+      type: 'invalid_request_error',
+      param: 'tools.0.function',
+    });
+    expect(upstream.stats().chatCompletions).toBe(calls);
     const notObject = await post('/v1/chat/completions', '[1,2]');
     expect(notObject.status).toBe(400);
     const noBody = await fetch(`${baseUrl}/v1/chat/completions`, {
