@@ -259,7 +259,15 @@ export class CompletionService {
         return;
       }
       const key = this.#key(request);
-      const cached = await this.#read(key, directives.maxAgeMs);
+      // As for JSON: this process's memory first (a hit counted, a miss not), then, with
+      // max-age, a full read; otherwise getOrSet below reads the other tiers and counts once.
+      const local = cache.getLocal<CachedAnswer>(key);
+      const cached =
+        local !== undefined && isYoungEnough(local, directives.maxAgeMs)
+          ? local
+          : directives.maxAgeMs !== undefined
+            ? await this.#read(key, directives.maxAgeMs)
+            : undefined;
       if (cached?.kind === 'stream') {
         exchange.cache = 'hit';
         responder.replay(cached);

@@ -170,10 +170,15 @@ describe('chat completions through the gateway (official openai client, real soc
       for await (const chunk of data) chunks.push(chunk);
       return { chunks, cache: response.headers.get('x-sluice-cache') };
     };
+    const before = gateway.cache?.stats();
     const live = await collect();
     const replayed = await collect();
     expect(live.cache).toBe('miss');
     expect(replayed.cache).toBe('hit');
+    // One lookup each: the miss is counted once (not by a read and again by getOrSet).
+    const after = gateway.cache?.stats();
+    expect((after?.misses ?? 0) - (before?.misses ?? 0)).toBe(1);
+    expect((after?.hits ?? 0) - (before?.hits ?? 0)).toBe(1);
     expect(live.chunks.length).toBeGreaterThan(3);
     expect(replayed.chunks).toEqual(live.chunks);
     // The client did not ask for usage: the usage chunk the gateway requested stays hidden.
