@@ -26,7 +26,7 @@ export async function runServe(args: string[]): Promise<void> {
   const { url } = await gateway.listen({ host, port });
   gateway.app.log.info(
     { url, config: config.source, providers: config.providers.map((provider) => provider.name) },
-    `sluice gateway listening on ${url} (OpenAI base URL: ${url}/v1)`,
+    `sluice gateway listening on ${url} (OpenAI base URL: ${url}/v1, dashboard: ${url}/dashboard)`,
   );
 
   let stopping = false;

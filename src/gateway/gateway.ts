@@ -11,6 +11,7 @@ import Fastify, {
 import type { Cache } from '../cache/index.js';
 import { formatUsd } from '../cost/money.js';
 import type { Clock } from '../shared/clock.js';
+import { type Activity, createActivity } from '../telemetry/activity.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { type Caller, secretMatches } from './auth.js';
@@ -21,6 +22,7 @@ import {
   isResolvedConfig,
   resolveConfig,
 } from './config.js';
+import { registerDashboard } from './dashboard.js';
 import { HttpError, invalidRequest } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import type { Provider } from './provider.js';
@@ -105,6 +107,7 @@ export function createGateway(
     log,
   });
   const { cache, metrics, service, models, keyRing, accounting, ledger } = sluice;
+  const activity = createActivity();
   app.decorateRequest('exchange', null as unknown as Exchange);
   app.decorateRequest('rawBody', undefined);
   // Bodies sent without (or with another) content type are still read as JSON.
@@ -148,7 +151,7 @@ export function createGateway(
     if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
     for (const name in exchange.headers) reply.header(name, exchange.headers[name]);
     // Observed as the response leaves (one hook fewer than onResponse; the socket write excluded).
-    observe(metrics, exchange, reply.statusCode);
+    observe(metrics, activity, exchange, reply.statusCode);
     done(null, payload);
   });
 
@@ -230,7 +233,7 @@ export function createGateway(
     if (completion.stream) {
       reply.hijack();
       await service.stream(completion, reply.raw);
-      observe(metrics, request.exchange, reply.raw.statusCode);
+      observe(metrics, activity, request.exchange, reply.raw.statusCode);
       return;
     }
     const answer = await service.json(completion);
@@ -305,6 +308,12 @@ export function createGateway(
   });
 
   registerAdminRoutes(app, sluice, authenticateAdmin);
+  // The dashboard's data is guarded like the admin API; a gateway running open (no keys,
+  // loopback only) without an admin key shows it to whoever may already call it.
+  registerDashboard(app, sluice, activity, (request, reply, done) => {
+    if (config.admin === undefined && keyRing.open) return done();
+    authenticateAdmin(request, reply, done);
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -373,17 +382,34 @@ function routeName(request: FastifyRequest): string {
   return url ?? 'unknown';
 }
 
-function observe(metrics: GatewayMetrics, exchange: Exchange | undefined, status: number): void {
+function observe(
+  metrics: GatewayMetrics,
+  activity: Activity,
+  exchange: Exchange | undefined,
+  status: number,
+): void {
   if (exchange === undefined) return;
   const elapsedMs = performance.now() - exchange.startedAt;
+  const overheadMs = Math.max(0, elapsedMs - exchange.waitMs);
   metrics.observeRequest({
     route: exchange.route,
     model: exchange.model,
     status,
     cache: exchange.cache,
     durationSeconds: elapsedMs / 1_000,
-    overheadSeconds: Math.max(0, elapsedMs - exchange.waitMs) / 1_000,
+    overheadSeconds: overheadMs / 1_000,
   });
+  // The dashboard shows model traffic, not its own polling or scrapes.
+  if (exchange.route === 'chat' || exchange.route === 'embeddings') {
+    activity.record({
+      route: exchange.route,
+      model: exchange.model,
+      status,
+      cache: exchange.cache,
+      durationMs: elapsedMs,
+      overheadMs,
+    });
+  }
 }
 
 /** Maps anything thrown while serving a request to one OpenAI-shaped error. */

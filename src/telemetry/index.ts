@@ -1,4 +1,13 @@
 export {
+  Activity,
+  type ActivityEvent,
+  type ActivityOptions,
+  type ActivityPoint,
+  type ActivitySnapshot,
+  createActivity,
+  type ModelActivity,
+} from './activity.js';
+export {
   type AdaptiveTargetOptions,
   createLatencyTracker,
   LatencyHistogram,
