@@ -3,6 +3,7 @@ import { createEmbeddingsBatcher, type EmbeddingsBatcher } from '../batching/emb
 import type { Cache } from '../cache/index.js';
 import type { SemanticCache, SemanticRequest } from '../semantic/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { endUpstreamTrace, startUpstreamTrace } from '../telemetry/tracing.js';
 import type { Accounting } from './accounting.js';
 import type { Caller } from './auth.js';
 import type { CacheDirectives } from './cache-control.js';
@@ -496,18 +497,34 @@ export class CompletionService {
   ): Promise<Dispatched> {
     const admitted = this.#accounting.admit(request);
     if (admitted !== undefined) await admitted;
-    const build = (
+    const build = async (
       target: Target,
       attemptSignal: AbortSignal | undefined,
     ): Promise<UpstreamResponse> => {
+      const traced = startUpstreamTrace(
+        exchange.trace,
+        request.route,
+        target.provider.name,
+        target.upstreamModel,
+        target.provider.host,
+      );
       const call: UpstreamCall = {
         body: upstreamBodyOf(request, target.upstreamModel),
         requestId: exchange.requestId,
+        ...(traced.headers.length === 0 ? {} : { traceHeaders: traced.headers }),
         ...(attemptSignal === undefined ? {} : { signal: attemptSignal }),
       };
-      return request.route === 'chat'
-        ? target.provider.chatCompletions(call)
-        : target.provider.embeddings(call);
+      try {
+        const response = await (request.route === 'chat'
+          ? target.provider.chatCompletions(call)
+          : target.provider.embeddings(call));
+        // Ended at the response's headers: the body's time is the request span's.
+        endUpstreamTrace(traced, response.status);
+        return response;
+      } catch (error) {
+        endUpstreamTrace(traced, undefined, error);
+        throw error;
+      }
     };
     const started = performance.now();
     try {
@@ -595,6 +612,7 @@ export class CompletionService {
   }
 
   #record(request: CompletionRequest, status: number, usage: Usage | undefined): void {
+    request.exchange.usage = usage;
     this.#accounting.complete(request, status, usage);
   }
 }

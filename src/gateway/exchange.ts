@@ -1,5 +1,6 @@
 import type { Reservation } from '../cost/budgets.js';
 import type { RateLimitTicket } from '../routing/rate-limit.js';
+import type { RequestTrace } from '../telemetry/tracing.js';
 import type { AccountedTarget } from './accounting.js';
 import type { Caller } from './auth.js';
 import type { StreamEvent } from './sse.js';
@@ -62,6 +63,12 @@ export interface Exchange {
   headers: Record<string, string>;
   /** The rate-limit ticket held for this request. */
   rateLimit: RateLimitTicket | undefined;
+  /** The planned deployment's provider, once the model is resolved. */
+  provider: string | undefined;
+  /** The token usage of the answer (the replayed one for a hit), once recorded. */
+  usage: Usage | undefined;
+  /** The request's span (chat and embeddings). */
+  trace: RequestTrace | undefined;
 }
 
 /** Reported once per completed model call, for cost tracking and logs. */

@@ -13,6 +13,7 @@ import { formatUsd } from '../cost/money.js';
 import type { Clock } from '../shared/clock.js';
 import { type Activity, createActivity } from '../telemetry/activity.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { endRequestTrace, startRequestTrace } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { type Caller, secretMatches } from './auth.js';
 import { type CompletionRequest, overheadMs } from './completions.js';
@@ -133,8 +134,12 @@ export function createGateway(
     const incoming = request.headers['x-request-id'];
     const requestId =
       typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const exchange = sluice.exchange(requestId, routeName(request));
+    const route = routeName(request);
+    const exchange = sluice.exchange(requestId, route);
     request.exchange = exchange;
+    if (route === 'chat' || route === 'embeddings') {
+      exchange.trace = startRequestTrace(route, request.routeOptions.url ?? '', request.headers);
+    }
     reply.header('x-request-id', requestId);
     if (request.routeOptions.config?.keyed !== true) return done();
     try {
@@ -157,11 +162,22 @@ export function createGateway(
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const httpError = toHttpError(error);
+    // The trace id, when a tracer records this request, ties the log line to its trace.
+    const span = request.exchange?.trace?.span;
+    const traceId = span?.isRecording() === true ? span.spanContext().traceId : undefined;
     if (httpError.status >= 500 && !(error instanceof HttpError)) {
-      request.log.error({ err: error, requestId: request.exchange?.requestId }, 'request failed');
+      request.log.error(
+        { err: error, requestId: request.exchange?.requestId, traceId },
+        'request failed',
+      );
     } else if (httpError.status >= 500) {
       request.log.warn(
-        { requestId: request.exchange?.requestId, code: httpError.code, status: httpError.status },
+        {
+          requestId: request.exchange?.requestId,
+          traceId,
+          code: httpError.code,
+          status: httpError.status,
+        },
         httpError.message,
       );
     }
@@ -399,6 +415,23 @@ function observe(
     durationSeconds: elapsedMs / 1_000,
     overheadSeconds: overheadMs / 1_000,
   });
+  if (exchange.trace !== undefined) {
+    const usage = exchange.usage;
+    endRequestTrace(exchange.trace, {
+      status,
+      cache: exchange.cache,
+      requestId: exchange.requestId,
+      requestModel: exchange.model,
+      responseModel: exchange.answeredBy?.model ?? exchange.model,
+      provider: exchange.answeredBy?.provider.name ?? exchange.provider,
+      caller: exchange.caller?.name,
+      costUsd: exchange.recorded ? formatUsd(exchange.costNanos) : undefined,
+      overheadMs,
+      inputTokens: usage?.prompt_tokens,
+      outputTokens: usage?.completion_tokens,
+      errorType: status >= 400 ? String(status) : undefined,
+    });
+  }
   // The dashboard shows model traffic, not its own polling or scrapes.
   if (exchange.route === 'chat' || exchange.route === 'embeddings') {
     activity.record({

@@ -17,6 +17,8 @@ export interface UpstreamCall {
   readonly signal?: AbortSignal;
   /** The gateway's request id, forwarded as `x-request-id`. */
   readonly requestId?: string;
+  /** Trace context for the upstream (`traceparent`, `tracestate`), as flat name/value pairs. */
+  readonly traceHeaders?: readonly string[];
 }
 
 /**
@@ -25,6 +27,8 @@ export interface UpstreamCall {
  */
 export interface Provider {
   readonly name: string;
+  /** The upstream's host name, for traces (`server.address`). */
+  readonly host?: string;
   chatCompletions(call: UpstreamCall): Promise<UpstreamResponse>;
   embeddings(call: UpstreamCall): Promise<UpstreamResponse>;
   /** Closes connections once pending calls finish; calls still pending after `graceMs` are aborted. */

@@ -293,6 +293,9 @@ export class Sluice {
       answeredBy: undefined,
       headers: {},
       rateLimit: undefined,
+      provider: undefined,
+      usage: undefined,
+      trace: undefined,
     };
   }
 
@@ -337,6 +340,7 @@ export class Sluice {
       }
     }
     exchange.model = plan.target.model;
+    exchange.provider = plan.target.provider.name;
     if (plan.decision !== undefined) exchange.headers['x-sluice-route'] = plan.decision.explain;
     const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
     return {

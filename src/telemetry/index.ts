@@ -26,3 +26,12 @@ export {
   LabelLimiter,
   type RequestObservation,
 } from './metrics.js';
+export {
+  endRequestTrace,
+  endUpstreamTrace,
+  type RequestOutcome,
+  type RequestTrace,
+  startRequestTrace,
+  startUpstreamTrace,
+  type UpstreamTrace,
+} from './tracing.js';

@@ -27,6 +27,7 @@ export const ANTHROPIC_VERSION = '2023-06-01';
  */
 export class AnthropicProvider implements Provider {
   readonly name: string;
+  readonly host: string;
   readonly #pool: Pool;
   readonly #basePath: string;
   readonly #headers: Record<string, string>;
@@ -35,6 +36,7 @@ export class AnthropicProvider implements Provider {
   constructor(config: ProviderConfig) {
     this.name = config.name;
     const url = new URL(config.baseUrl);
+    this.host = url.hostname;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#timeoutMs = config.timeoutMs;
     this.#pool = new Pool(url.origin, {
@@ -62,10 +64,7 @@ export class AnthropicProvider implements Provider {
       response = await this.#pool.request({
         method: 'POST',
         path: `${this.#basePath}/messages`,
-        headers:
-          call.requestId === undefined
-            ? this.#headers
-            : { ...this.#headers, 'x-request-id': call.requestId },
+        headers: withCallHeaders(this.#headers, call),
         body: JSON.stringify(request),
         signal: deadline.signal,
       });
@@ -152,4 +151,19 @@ function translateStream(upstream: Readable, model: string): TextReadable {
     if (!upstream.destroyed) upstream.destroy();
   });
   return output;
+}
+
+/** The provider's headers plus the call's request id and trace context. */
+function withCallHeaders(
+  headers: Record<string, string>,
+  call: UpstreamCall,
+): Record<string, string> {
+  const trace = call.traceHeaders ?? [];
+  if (call.requestId === undefined && trace.length === 0) return headers;
+  const all = { ...headers };
+  if (call.requestId !== undefined) all['x-request-id'] = call.requestId;
+  for (let index = 0; index + 1 < trace.length; index += 2) {
+    all[trace[index] as string] = trace[index + 1] as string;
+  }
+  return all;
 }

@@ -16,6 +16,7 @@ import { closePool, transportError } from './transport.js';
  */
 export class OpenAICompatibleProvider implements Provider {
   readonly name: string;
+  readonly host: string;
   readonly #pool: Pool;
   readonly #basePath: string;
   /** Header names and values, flat (undici's array form: copied per call faster than an object). */
@@ -25,6 +26,7 @@ export class OpenAICompatibleProvider implements Provider {
   constructor(config: ProviderConfig) {
     this.name = config.name;
     const url = new URL(config.baseUrl);
+    this.host = url.hostname;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#timeoutMs = config.timeoutMs;
     this.#pool = new Pool(url.origin, {
@@ -51,10 +53,15 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   async #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+    const traced = call.traceHeaders !== undefined && call.traceHeaders.length > 0;
     const headers =
-      call.requestId === undefined
+      call.requestId === undefined && !traced
         ? this.#headers
-        : [...this.#headers, 'x-request-id', call.requestId];
+        : [
+            ...this.#headers,
+            ...(call.requestId === undefined ? [] : ['x-request-id', call.requestId]),
+            ...(traced ? (call.traceHeaders as readonly string[]) : []),
+          ];
     const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
       const response = await this.#pool.request({

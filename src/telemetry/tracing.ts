@@ -1,0 +1,182 @@
+/**
+ * Traces through the OpenTelemetry API: a SERVER span per model request the gateway answers
+ * and a CLIENT span per upstream attempt, named and attributed after OpenTelemetry's HTTP and
+ * GenAI semantic conventions (`chat gpt-4o-mini`, `gen_ai.operation.name`,
+ * `gen_ai.request.model`, `gen_ai.usage.input_tokens`, ...), plus Sluice's own `sluice.*`
+ * attributes (cache result, cost, request id).
+ *
+ * Sluice depends on `@opentelemetry/api` only: until the application registers an SDK (a
+ * tracer provider and a propagator), every span is a no-op that costs tens of nanoseconds. W3C
+ * trace context (`traceparent`, `tracestate`) is read from the client and sent upstream through
+ * the registered propagator; without one, the client's headers are forwarded as they came, so
+ * the upstream's spans still join the agent's trace.
+ */
+import {
+  type Attributes,
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from '@opentelemetry/api';
+
+const tracer = trace.getTracer('sluice', '0.1.0');
+
+type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+const headerGetter: TextMapGetter<IncomingHeaders> = {
+  get: (carrier, key) => carrier[key],
+  keys: (carrier) => Object.keys(carrier),
+};
+
+/** The trace context headers a client may send. */
+const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
+
+/** A model request's span, and the context its upstream calls are made in. */
+export interface RequestTrace {
+  readonly span: Span;
+  readonly context: Context;
+  /** The client's own trace headers, forwarded when no propagator is registered. */
+  readonly incoming: readonly string[];
+}
+
+/** What the gateway knows of a request once it is answered. */
+export interface RequestOutcome {
+  readonly status: number;
+  /** `hit`, `semantic-hit`, `miss` or `bypass`. */
+  readonly cache: string;
+  readonly requestId: string;
+  /** The model the client asked for, and the one that answered (after aliases and fallbacks). */
+  readonly requestModel: string;
+  readonly responseModel?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly caller?: string | undefined;
+  readonly costUsd?: string | undefined;
+  readonly overheadMs: number;
+  readonly inputTokens?: number | undefined;
+  readonly outputTokens?: number | undefined;
+  /** `error.type`: the error's code for a failed request. */
+  readonly errorType?: string | undefined;
+}
+
+/**
+ * Starts the SERVER span of a chat or embeddings request, as a child of the client's trace
+ * context when it sent one.
+ */
+export function startRequestTrace(
+  operation: 'chat' | 'embeddings',
+  route: string,
+  headers: IncomingHeaders,
+): RequestTrace {
+  const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+  const span = tracer.startSpan(
+    `POST ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': 'POST',
+        'http.route': route,
+        'gen_ai.operation.name': operation,
+      },
+    },
+    parent,
+  );
+  const incoming: string[] = [];
+  for (const name of TRACE_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string' && value.length <= 512) incoming.push(name, value);
+  }
+  return { span, context: trace.setSpan(parent, span), incoming };
+}
+
+/** Ends a request's span with what the gateway answered. */
+export function endRequestTrace(requestTrace: RequestTrace, outcome: RequestOutcome): void {
+  const span = requestTrace.span;
+  if (span.isRecording()) {
+    const attributes: Attributes = {
+      'http.response.status_code': outcome.status,
+      'gen_ai.request.model': outcome.requestModel,
+      'sluice.cache': outcome.cache,
+      'sluice.request_id': outcome.requestId,
+      'sluice.overhead_ms': Number(outcome.overheadMs.toFixed(3)),
+    };
+    if (outcome.responseModel !== undefined)
+      attributes['gen_ai.response.model'] = outcome.responseModel;
+    if (outcome.provider !== undefined) attributes['gen_ai.provider.name'] = outcome.provider;
+    if (outcome.caller !== undefined) attributes['sluice.key'] = outcome.caller;
+    if (outcome.costUsd !== undefined) attributes['sluice.cost_usd'] = outcome.costUsd;
+    if (outcome.inputTokens !== undefined)
+      attributes['gen_ai.usage.input_tokens'] = outcome.inputTokens;
+    if (outcome.outputTokens !== undefined) {
+      attributes['gen_ai.usage.output_tokens'] = outcome.outputTokens;
+    }
+    if (outcome.errorType !== undefined) attributes['error.type'] = outcome.errorType;
+    span.setAttributes(attributes);
+    // A server span is an error for a 5xx only: a 4xx is the client's (HTTP conventions).
+    if (outcome.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
+
+/** An upstream attempt's CLIENT span and the headers that carry its context upstream. */
+export interface UpstreamTrace {
+  readonly span: Span;
+  /** Flat name/value pairs for the upstream request (undici's array form); may be empty. */
+  readonly headers: readonly string[];
+}
+
+/** Starts the CLIENT span of one upstream attempt under the request's span. */
+export function startUpstreamTrace(
+  requestTrace: RequestTrace | undefined,
+  operation: 'chat' | 'embeddings',
+  provider: string,
+  model: string,
+  serverAddress: string | undefined,
+): UpstreamTrace {
+  const parent = requestTrace?.context ?? ROOT_CONTEXT;
+  const attributes: Attributes = {
+    'gen_ai.operation.name': operation,
+    'gen_ai.provider.name': provider,
+    'gen_ai.request.model': model,
+  };
+  if (serverAddress !== undefined) attributes['server.address'] = serverAddress;
+  const span = tracer.startSpan(
+    `${operation} ${model}`,
+    { kind: SpanKind.CLIENT, attributes },
+    parent,
+  );
+  const headers: string[] = [];
+  propagation.inject(trace.setSpan(parent, span), headers, {
+    set: (carrier, key, value) => {
+      carrier.push(key, value);
+    },
+  });
+  // No propagator registered: pass the client's context on unchanged.
+  if (headers.length === 0 && requestTrace !== undefined) headers.push(...requestTrace.incoming);
+  return { span, headers };
+}
+
+/** Ends an upstream attempt's span with the status it answered, or the error it failed with. */
+export function endUpstreamTrace(
+  upstreamTrace: UpstreamTrace,
+  status: number | undefined,
+  error?: unknown,
+): void {
+  const span = upstreamTrace.span;
+  if (span.isRecording()) {
+    if (status !== undefined) span.setAttribute('http.response.status_code', status);
+    if (error !== undefined || (status !== undefined && status >= 400)) {
+      const type =
+        error !== undefined
+          ? (((error as { code?: unknown }).code as string | undefined) ?? 'Error')
+          : String(status);
+      span.setAttribute('error.type', String(type));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      if (error instanceof Error) span.recordException(error);
+    }
+  }
+  span.end();
+}
