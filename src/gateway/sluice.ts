@@ -165,9 +165,14 @@ export class Sluice {
               prefix: config.store.prefix,
               ...(config.store.redis === undefined ? {} : { redis: config.store.redis }),
             }),
-      onRecord: options.onRecord,
+      onRecord: (record) => {
+        this.metrics.countSpend(record.model, record.caller, record.costNanos, record.avoidedNanos);
+        options.onRecord?.(record);
+      },
       log,
     });
+    const budgets = this.accounting.budgets;
+    if (budgets !== undefined) this.metrics.watchBudgets(() => budgets.status());
     this.models = new ModelTable(config, providers, this.accounting.tracker, log);
     const retries = config.routing.retries ?? {};
     const dispatcher = new Dispatcher({
@@ -188,6 +193,8 @@ export class Sluice {
       contextFallback: (target) => this.models.contextFallbackFor(target),
     });
     this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
+    const semantic = this.semantic;
+    if (semantic !== undefined) this.metrics.watchSemantic(() => semantic.stats());
     this.deferred =
       config.deferred === undefined ? undefined : this.#buildDeferredQueue(config.deferred);
     const semanticKeys =

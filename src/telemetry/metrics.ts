@@ -1,4 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
+import type { BudgetStatus } from '../cost/budgets.js';
 import { CounterFamily, HistogramFamily } from './series.js';
 
 /** Seconds; from 0.1 ms (a cache hit) to 2 min (a long generation). */
@@ -47,6 +48,20 @@ export interface CacheCounters {
   misses: number;
 }
 
+/** A budget's state as the metrics report it (`Budgets.status()` gives these). */
+export type BudgetGaugeSource = Pick<
+  BudgetStatus,
+  'scope' | 'window' | 'limitNanos' | 'spentNanos' | 'ratio'
+>;
+
+/** The semantic cache's counters as the metrics report them. */
+export interface SemanticGaugeSource {
+  readonly lookups: number;
+  readonly hits: number;
+  readonly entries: number;
+  readonly embed: { readonly errors: number };
+}
+
 /** The gateway's Prometheus metrics, in a registry of their own (nothing global). */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -55,6 +70,8 @@ export class GatewayMetrics {
   readonly #upstream: HistogramFamily;
   readonly #overhead: HistogramFamily;
   readonly #tokens: CounterFamily;
+  readonly #spend: CounterFamily;
+  readonly #avoided: CounterFamily;
   readonly #models = new LabelLimiter(200);
   readonly #requestSeries = new Map<
     string,
@@ -66,6 +83,10 @@ export class GatewayMetrics {
   >();
   readonly #upstreamSeries = new Map<string, { observe(value: number): void }>();
   readonly #tokenSeries = new Map<string, { inc(value: number): void }>();
+  readonly #spendSeries = new Map<
+    string,
+    { spend: { inc(value: number): void }; avoided: { inc(value: number): void } }
+  >();
 
   constructor(cacheCounters?: () => CacheCounters) {
     const registry = this.registry;
@@ -103,22 +124,124 @@ export class GatewayMetrics {
       'Tokens reported by upstreams, by kind (prompt, completion, cached_prompt, reasoning)',
       ['model', 'kind'],
     );
+    this.#spend = new CounterFamily(
+      registry,
+      'sluice_spend_usd_total',
+      'What answered requests cost, USD, by the model that answered and the virtual key',
+      ['model', 'key'],
+    );
+    this.#avoided = new CounterFamily(
+      registry,
+      'sluice_avoided_usd_total',
+      'What cache hits avoided paying, USD, by model and virtual key',
+      ['model', 'key'],
+    );
     if (cacheCounters !== undefined) {
       const read = cacheCounters;
-      for (const [name, help, field] of [
-        ['sluice_cache_hits', 'Response cache hits (all tiers)', 'hits'],
-        ['sluice_cache_misses', 'Response cache misses', 'misses'],
-      ] as const) {
-        new Gauge({
-          name,
-          help,
-          registers,
-          collect() {
-            this.set(read()[field]);
-          },
-        });
-      }
+      this.#scrapedGauges([
+        ['sluice_cache_hits', 'Response cache hits (all tiers)', () => read().hits],
+        ['sluice_cache_misses', 'Response cache misses', () => read().misses],
+      ]);
     }
+  }
+
+  /**
+   * Reports budgets on every scrape, per scope and window: the used share (spend plus open
+   * reservations over the limit), the settled spend and the limit. A failed read (Redis away)
+   * keeps the last values.
+   */
+  watchBudgets(read: () => Promise<readonly BudgetGaugeSource[]>): void {
+    const registers = [this.registry];
+    const labelNames = ['scope', 'window'] as const;
+    let reading: Promise<void> | undefined;
+    const refresh = async () => {
+      let statuses: readonly BudgetGaugeSource[];
+      try {
+        statuses = await read();
+      } catch {
+        return;
+      }
+      for (const status of statuses) {
+        const labels = { scope: status.scope, window: status.window };
+        used.set(labels, status.ratio);
+        spent.set(labels, status.spentNanos / 1e9);
+        limit.set(labels, status.limitNanos / 1e9);
+      }
+    };
+    // One read serves the three gauges of a scrape.
+    const collect = () => {
+      reading ??= refresh().finally(() => {
+        reading = undefined;
+      });
+      return reading;
+    };
+    const used = new Gauge({
+      name: 'sluice_budget_used_ratio',
+      help: 'Spend plus open reservations over the limit, per budget (1 = at the limit)',
+      labelNames,
+      registers,
+      collect,
+    });
+    const spent = new Gauge({
+      name: 'sluice_budget_spent_usd',
+      help: 'Settled spend in the current window, USD, per budget',
+      labelNames,
+      registers,
+      collect,
+    });
+    const limit = new Gauge({
+      name: 'sluice_budget_limit_usd',
+      help: 'The limit of the current window, USD, per budget',
+      labelNames,
+      registers,
+      collect,
+    });
+  }
+
+  /** Reports the semantic cache's lookups, hits, entries and embedding errors on every scrape. */
+  watchSemantic(read: () => SemanticGaugeSource): void {
+    this.#scrapedGauges([
+      ['sluice_semantic_lookups', 'Semantic cache lookups since start', () => read().lookups],
+      [
+        'sluice_semantic_hits',
+        'Semantic cache hits (verified paraphrases) since start',
+        () => read().hits,
+      ],
+      ['sluice_semantic_entries', 'Entries in the semantic cache', () => read().entries],
+      [
+        'sluice_semantic_embed_errors',
+        'Embedding calls that failed since start',
+        () => read().embed.errors,
+      ],
+    ]);
+  }
+
+  /** Unlabelled gauges whose value is read at each scrape. */
+  #scrapedGauges(gauges: readonly (readonly [string, string, () => number])[]): void {
+    for (const [name, help, read] of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    }
+  }
+
+  /** Adds an answered request's cost, or what its cache hit avoided, to the spend counters. */
+  countSpend(model: string, key: string, costNanos: number, avoidedNanos: number): void {
+    if (costNanos <= 0 && avoidedNanos <= 0) return;
+    const label = this.#models.label(model);
+    const id = `${label}\u0000${key}`;
+    let series = this.#spendSeries.get(id);
+    if (series === undefined) {
+      series = { spend: this.#spend.labels(label, key), avoided: this.#avoided.labels(label, key) };
+      this.#remember(this.#spendSeries, id, series);
+    }
+    if (costNanos > 0) series.spend.inc(costNanos / 1e9);
+    if (avoidedNanos > 0) series.avoided.inc(avoidedNanos / 1e9);
   }
 
   modelLabel(model: string): string {

@@ -99,6 +99,26 @@ describe('cost accounting in the gateway', () => {
     ]);
     const savings = await admin('/admin/savings');
     expect(Number(savings.avoided_usd)).toBeGreaterThan(0);
+    // The same figures on /metrics, for alerting: spend and avoided cost by model and key,
+    // and each budget's state.
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const value = (series: string) =>
+      Number(
+        metrics
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.split(' ')[1] ?? 'NaN',
+      );
+    expect(value('sluice_spend_usd_total{model="mock-large",key="team-c"}')).toBeCloseTo(
+      expectedNanos / 1e9,
+      12,
+    );
+    expect(value('sluice_avoided_usd_total{model="mock-large",key="team-c"}')).toBeCloseTo(
+      expectedNanos / 1e9,
+      12,
+    );
+    expect(value('sluice_budget_limit_usd{scope="key:team-a",window="daily"}')).toBe(0.002);
+    expect(value('sluice_budget_used_ratio{scope="tag:batch",window="daily"}')).toBe(0);
   });
 
   it('refuses with 429 budget_exceeded once the budget is spent, and still serves cache hits', async () => {

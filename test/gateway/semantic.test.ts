@@ -57,6 +57,10 @@ describe('semantic cache in the gateway (offline model)', () => {
     expect(answered.choices[0]?.message.content).toBe(original.choices[0]?.message.content);
     const lookalike = await ask(ON, 'What is the capital of Germany?');
     expect(lookalike.headers.get('x-sluice-cache')).toBe('miss');
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^sluice_semantic_hits 1$/m);
+    expect(metrics).toMatch(/^sluice_semantic_lookups [2-9]$/m);
+    expect(metrics).toMatch(/^sluice_semantic_embed_errors 0$/m);
   });
 
   it('is off for keys it is not enabled for, and for streams', async () => {
