@@ -90,7 +90,6 @@ export class GatewayMetrics {
 
   constructor(cacheCounters?: () => CacheCounters) {
     const registry = this.registry;
-    const registers = [registry];
     this.#requests = new CounterFamily(
       registry,
       'sluice_requests_total',
