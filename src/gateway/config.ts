@@ -176,6 +176,7 @@ const fileSchema = z.strictObject({
       bodyLimit: byteSize.optional(),
       shutdownTimeout: duration.optional(),
       logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+      accessLog: z.boolean().optional(),
     })
     .optional(),
   store: z
@@ -285,6 +286,8 @@ export interface GatewayConfig {
     readonly bodyLimit: number;
     readonly shutdownTimeoutMs: number;
     readonly logLevel: string;
+    /** One `info` line per model request (and per refused request on other routes). */
+    readonly accessLog: boolean;
   };
   readonly store: {
     readonly sqlite: string | false;
@@ -336,6 +339,7 @@ export const DEFAULTS = {
   bodyLimit: 4 * 1024 * 1024,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
+  accessLog: false,
   sqlite: './.sluice/sluice.db',
   ledger: './.sluice/ledger.db',
   reservationTtlMs: 600_000,
@@ -533,6 +537,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
           ? DEFAULTS.shutdownTimeoutMs
           : parseDuration(file.server.shutdownTimeout, at('server.shutdownTimeout')),
       logLevel: file.server?.logLevel ?? DEFAULTS.logLevel,
+      accessLog: file.server?.accessLog ?? DEFAULTS.accessLog,
     },
     store: {
       sqlite,

@@ -109,6 +109,9 @@ export function createGateway(
   });
   const { cache, metrics, service, models, keyRing, accounting, ledger } = sluice;
   const activity = createActivity();
+  const accessLog: AccessLog | undefined = config.server.accessLog
+    ? (fields) => app.log.info(fields, 'request')
+    : undefined;
   app.decorateRequest('exchange', null as unknown as Exchange);
   app.decorateRequest('rawBody', undefined);
   // Bodies sent without (or with another) content type are still read as JSON.
@@ -156,7 +159,7 @@ export function createGateway(
     if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
     for (const name in exchange.headers) reply.header(name, exchange.headers[name]);
     // Observed as the response leaves (one hook fewer than onResponse; the socket write excluded).
-    observe(metrics, activity, exchange, reply.statusCode);
+    observe(metrics, activity, accessLog, exchange, reply.statusCode);
     done(null, payload);
   });
 
@@ -249,7 +252,7 @@ export function createGateway(
     if (completion.stream) {
       reply.hijack();
       await service.stream(completion, reply.raw);
-      observe(metrics, activity, request.exchange, reply.raw.statusCode);
+      observe(metrics, activity, accessLog, request.exchange, reply.raw.statusCode);
       return;
     }
     const answer = await service.json(completion);
@@ -398,15 +401,40 @@ function routeName(request: FastifyRequest): string {
   return url ?? 'unknown';
 }
 
+/** Writes one access-log line. */
+type AccessLog = (fields: Record<string, unknown>) => void;
+
 function observe(
   metrics: GatewayMetrics,
   activity: Activity,
+  accessLog: AccessLog | undefined,
   exchange: Exchange | undefined,
   status: number,
 ): void {
   if (exchange === undefined) return;
   const elapsedMs = performance.now() - exchange.startedAt;
   const overheadMs = Math.max(0, elapsedMs - exchange.waitMs);
+  const modelRoute = exchange.route === 'chat' || exchange.route === 'embeddings';
+  // Model traffic, and refusals anywhere (a failed admin login is worth a line); never the
+  // body, never a key: the caller by its key's name.
+  if (accessLog !== undefined && (modelRoute || status >= 400)) {
+    const span = exchange.trace?.span;
+    accessLog({
+      requestId: exchange.requestId,
+      route: exchange.route,
+      model: exchange.model,
+      provider: exchange.answeredBy?.provider.name ?? exchange.provider,
+      // The key's name (`key` itself is a redacted field).
+      caller: exchange.caller?.name,
+      status,
+      cache: exchange.cache,
+      durationMs: Number(elapsedMs.toFixed(3)),
+      overheadMs: Number(overheadMs.toFixed(3)),
+      costUsd: exchange.recorded ? formatUsd(exchange.costNanos) : undefined,
+      fallback: exchange.answeredBy?.model,
+      traceId: span?.isRecording() === true ? span.spanContext().traceId : undefined,
+    });
+  }
   metrics.observeRequest({
     route: exchange.route,
     model: exchange.model,
@@ -433,7 +461,7 @@ function observe(
     });
   }
   // The dashboard shows model traffic, not its own polling or scrapes.
-  if (exchange.route === 'chat' || exchange.route === 'embeddings') {
+  if (modelRoute) {
     activity.record({
       route: exchange.route,
       model: exchange.model,
