@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   countTokens,
   encodingForModel,
@@ -151,5 +152,40 @@ describe('chat message overhead', () => {
     ];
     expect(tokenizer.countTools(tools)).toBe(count(JSON.stringify(tools)));
     expect(tokenizer.countTools([])).toBe(0);
+  });
+});
+
+describe('the count memo', () => {
+  // The same module instance the tokenizer loaded (one require cache).
+  const library = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
+    countTokens(text: string, options?: unknown): number;
+  };
+
+  it('tokenizes a long text once, however often it is counted, and short texts every time', () => {
+    const tokenizer = tokenizerForModel('gpt-4o');
+    const history = `${'An earlier turn of the conversation, resent on every request. '.repeat(20)}${Date.now()}`;
+    const spy = vi.spyOn(library, 'countTokens');
+    try {
+      const first = tokenizer.count(history);
+      expect(tokenizer.count(history)).toBe(first);
+      expect(tokenizer.count(`${history}`)).toBe(first); // an equal string, another object
+      expect(spy).toHaveBeenCalledTimes(1);
+      tokenizer.count('short');
+      tokenizer.count('short');
+      expect(spy).toHaveBeenCalledTimes(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('counts exactly texts that share a length and both ends', () => {
+    const tokenizer = tokenizerForModel('gpt-4o');
+    const ends = 'x'.repeat(40);
+    const one = `${ends} ${'alpha beta gamma '.repeat(20)}${ends}`;
+    const other = `${ends} ${'zeta eta theta io'.repeat(20)}${ends}`;
+    expect(other.length).toBe(one.length);
+    for (const text of [one, other, one, other]) {
+      expect(tokenizer.count(text)).toBe(library.countTokens(text));
+    }
   });
 });
