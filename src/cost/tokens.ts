@@ -11,7 +11,7 @@
  * not a guaranteed upper bound there.
  */
 import { createRequire } from 'node:module';
-import { LRUCache } from 'lru-cache';
+import { TextMemo } from '../shared/text-memo.js';
 
 /** The encodings Sluice uses. */
 export type EncodingName = 'o200k_base' | 'cl100k_base';
@@ -117,33 +117,17 @@ export function countTokens(text: string, model: string): number {
 
 /** Texts shorter than this are counted every time: cheaper than a lookup that would churn. */
 const MEMO_MIN_CHARS = 256;
-/** The memo of counted texts, bounded by their total length (and count) per encoding. */
-const MEMO_MAX_CHARS = 8 * 1024 * 1024;
-const MEMO_MAX_TEXTS = 16_384;
 
 function createTokenizer(encoding: EncodingName, module: EncodingModule): Tokenizer {
   // An agent resends its whole conversation, and its tools, on every turn: counted once, each
-  // earlier message is a lookup (hashing the string), not a tokenization, so a request costs
-  // only its new text. Counts are exact either way.
-  // Keyed by length and both ends, and confirmed by comparing the whole text: hashing a long
-  // string costs more than comparing two (about 2 ns a character against a fraction of one).
-  const memo = new LRUCache<string, { readonly text: string; readonly tokens: number }>({
-    max: MEMO_MAX_TEXTS,
-    maxSize: MEMO_MAX_CHARS,
-    sizeCalculation: (entry) => entry.text.length,
+  // earlier message is a lookup, not a tokenization, so a request costs only its new text.
+  const memo = new TextMemo<number>({
+    minChars: MEMO_MIN_CHARS,
+    maxChars: 8 * 1024 * 1024,
+    maxTexts: 16_384,
   });
-  const count = (text: string): number => {
-    if (text.length < MEMO_MIN_CHARS) {
-      return text.length === 0 ? 0 : module.countTokens(text, PLAIN_TEXT);
-    }
-    const key = `${text.length}\u0000${text.slice(0, 32)}\u0000${text.slice(-32)}`;
-    const known = memo.get(key);
-    if (known !== undefined && known.text === text) return known.tokens;
-    const tokens = module.countTokens(text, PLAIN_TEXT);
-    // Another text with the same key replaces it: a miss later, never a wrong count.
-    memo.set(key, { text, tokens });
-    return tokens;
-  };
+  const tokenize = (text: string): number => module.countTokens(text, PLAIN_TEXT);
+  const count = (text: string): number => (text.length === 0 ? 0 : memo.get(text, tokenize));
 
   const countContent = (content: unknown): number => {
     if (typeof content === 'string') return count(content);

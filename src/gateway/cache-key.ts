@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { TextMemo } from '../shared/text-memo.js';
 
 /**
  * Body fields that do not change the answer and stay out of the key: the caller's stream
@@ -25,19 +26,49 @@ export function requestKey(
   const keys = Object.keys(body).sort();
   for (const key of keys) {
     if (key === 'model' || IGNORED_FIELDS.has(key)) continue;
-    text += `${key}\u0000${canonicalJson(body[key])}\u0000`;
+    text += `${key}\u0000${keyJson(body[key])}\u0000`;
   }
   return hash('sha256', text, 'base64url');
 }
 
+/**
+ * Strings at least this long enter the key as their own SHA-256, computed once while the string
+ * stays in the memo: an agent resends its conversation on every turn, and escaping, copying and
+ * hashing every earlier message again was most of a long request's key.
+ */
+const DIGESTED_CHARS = 1_024;
+const digests = new TextMemo<string>({
+  minChars: DIGESTED_CHARS,
+  maxChars: 8 * 1024 * 1024,
+  maxTexts: 16_384,
+});
+// A raw U+0001 never appears in JSON.stringify's output (it escapes control characters), so a
+// digest cannot be mistaken for a string's JSON.
+const digestOf = (text: string): string => `\u0001${hash('sha256', text, 'base64url')}`;
+
+/** A string as a key holds it: its JSON, or for a long one its digest. */
+const keyString = (text: string): string =>
+  text.length >= DIGESTED_CHARS ? digests.get(text, digestOf) : JSON.stringify(text);
+
+/** `canonicalJson`, with long strings replaced by their digest: the text a key hashes. */
+function keyJson(value: unknown): string {
+  return sortedJson(value, keyString);
+}
+
 /** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */
 export function canonicalJson(value: unknown): string {
+  return sortedJson(value, JSON.stringify);
+}
+
+/** Sorted-key JSON, with strings written by `stringJson`. */
+function sortedJson(value: unknown, stringJson: (text: string) => string): string {
+  if (typeof value === 'string') return stringJson(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let text = '[';
     for (let index = 0; index < value.length; index++) {
       if (index > 0) text += ',';
-      text += canonicalJson(value[index]);
+      text += sortedJson(value[index], stringJson);
     }
     return `${text}]`;
   }
@@ -50,7 +81,7 @@ export function canonicalJson(value: unknown): string {
     if (member === undefined) continue;
     if (!first) text += ',';
     first = false;
-    text += `${JSON.stringify(key)}:${canonicalJson(member)}`;
+    text += `${JSON.stringify(key)}:${sortedJson(member, stringJson)}`;
   }
   return `${text}}`;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseCacheDirectives } from '../../src/gateway/cache-control.js';
 import { canonicalJson, requestKey } from '../../src/gateway/cache-key.js';
@@ -6,6 +7,17 @@ import { SseParser } from '../../src/gateway/sse.js';
 const encoder = new TextEncoder();
 
 describe('request keys', () => {
+  it('tell long messages apart anywhere in them, and a digest from the text it stands for', () => {
+    const long = (middle: string) => `${'a'.repeat(600)}${middle}${'z'.repeat(600)}`;
+    const ask = (content: string) => ({ model: 'm', messages: [{ role: 'user', content }] });
+    const key = (content: string) => requestKey('chat', 'ns', 'p', 'm', ask(content));
+    expect(key(long('one'))).toBe(key(long('one')));
+    expect(key(long('one'))).not.toBe(key(long('two')));
+    // A short string spelling out what a long one becomes in the key is still its own text.
+    const digest = `\u0001${createHash('sha256').update(long('one')).digest('base64url')}`;
+    expect(key(digest)).not.toBe(key(long('one')));
+  });
+
   const body = {
     model: 'm',
     messages: [{ role: 'user', content: 'hi' }],

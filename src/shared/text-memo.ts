@@ -1,0 +1,43 @@
+import { LRUCache } from 'lru-cache';
+
+export interface TextMemoOptions {
+  /** Texts shorter than this are computed every time (cheaper than a lookup). */
+  readonly minChars: number;
+  /** Most characters of text held, in total. */
+  readonly maxChars: number;
+  /** Most texts held. */
+  readonly maxTexts: number;
+}
+
+/**
+ * Remembers a value computed from a long text (its token count, its digest) while the text
+ * stays among the most recently used: agents resend their whole conversation on every turn, so
+ * each earlier message is computed once. Keyed by the text's length and both ends, a hit
+ * confirmed by comparing the whole text: hashing a long string costs more than comparing two
+ * (about 2 ns a character against a fraction of one). Values are exact; a collision of keys only
+ * replaces the older text, a miss later. The memo holds the texts themselves, up to `maxChars`.
+ */
+export class TextMemo<Value> {
+  readonly #memo: LRUCache<string, { readonly text: string; readonly value: Value }>;
+  readonly #minChars: number;
+
+  constructor(options: TextMemoOptions) {
+    this.#minChars = options.minChars;
+    this.#memo = new LRUCache({
+      max: options.maxTexts,
+      maxSize: options.maxChars,
+      sizeCalculation: (entry) => Math.max(1, entry.text.length),
+    });
+  }
+
+  /** `compute(text)`, from the memo when `text` was computed lately. */
+  get(text: string, compute: (text: string) => Value): Value {
+    if (text.length < this.#minChars) return compute(text);
+    const key = `${text.length}\u0000${text.slice(0, 32)}\u0000${text.slice(-32)}`;
+    const known = this.#memo.get(key);
+    if (known !== undefined && known.text === text) return known.value;
+    const value = compute(text);
+    this.#memo.set(key, { text, value });
+    return value;
+  }
+}
