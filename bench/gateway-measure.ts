@@ -10,11 +10,26 @@ import { Client } from 'undici';
 import { type ForeignCpu, processCpuMs, quietRounds } from './foreign-cpu.js';
 import type { ServerProcess } from './gateway-processes.js';
 
-/** The request every target is sent: a small, non-streaming chat completion. */
-export const BODY = JSON.stringify({
-  model: 'gpt-4o-mini',
-  messages: [{ role: 'user', content: 'Say hello' }],
-});
+/**
+ * The request every target is sent: a non-streaming chat completion, by default a small one
+ * (`Say hello`); with `promptKb`, its user message is that many KB of words, as an agent's
+ * long context would be.
+ */
+export function requestBody(promptKb = 0): string {
+  let content = 'Say hello';
+  if (promptKb > 0) {
+    const words = ['budget', 'latency', 'cache', 'token', 'router', 'ledger', 'agent', 'window'];
+    const parts: string[] = [];
+    let length = 0;
+    for (let index = 0; length < promptKb * 1024; index++) {
+      const word = `${words[index % words.length]}${index % 97} `;
+      parts.push(word);
+      length += word.length;
+    }
+    content = parts.join('').slice(0, promptKb * 1024);
+  }
+  return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+}
 
 /** Requests timed per target in one latency round (rounds interleave the targets). */
 export const LATENCY_ROUND_SIZE = 100;
@@ -42,6 +57,10 @@ export interface Settings {
   portkey: string;
   /** Where the Sluice process writes a `--cpu-prof` profile, if asked. */
   profileDir: string | undefined;
+  /** KB of prompt in the request's user message (`--prompt-kb`); 0 for the small default. */
+  promptKb: number;
+  /** How Sluice's target configures the model (`--route`): by name (routed) or a wildcard. */
+  route: 'named' | 'wildcard';
 }
 
 export type TargetId = 'a' | 'b' | 'c' | 'd' | 'e';
@@ -54,6 +73,8 @@ export interface Target {
   origin: string;
   path: string;
   headers: Record<string, string>;
+  /** The request body (`requestBody`). */
+  body: string;
   /** Upstream calls each request must cause: 1 through a pass-through, 0 on a cache hit. */
   upstreamCalls: 0 | 1;
   /** The `x-sluice-cache` header every answer must carry, for the Sluice targets. */
@@ -135,7 +156,7 @@ export async function send(client: Client, target: Target): Promise<Answer> {
     method: 'POST',
     path: target.path,
     headers: target.headers,
-    body: BODY,
+    body: target.body,
   });
   const text = await response.body.text();
   const cache = response.headers['x-sluice-cache'];
@@ -232,7 +253,7 @@ function autocannonRun(
         url: `${target.origin}${target.path}`,
         method: 'POST',
         headers: target.headers,
-        body: BODY,
+        body: target.body,
         connections: settings.connections,
         pipelining: 1,
         duration: seconds,

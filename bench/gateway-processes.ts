@@ -46,9 +46,16 @@ export class ProcessGroup {
     role: TargetRole,
     upstreamUrl?: string,
     execArgv: readonly string[] = [],
+    extraArgs: readonly string[] = [],
   ): Promise<ServerProcess> {
     const script = fileURLToPath(new URL('./gateway-target.js', import.meta.url));
-    const args = [...execArgv, script, role, ...(upstreamUrl === undefined ? [] : [upstreamUrl])];
+    const args = [
+      ...execArgv,
+      script,
+      role,
+      ...(upstreamUrl === undefined ? [] : [upstreamUrl]),
+      ...extraArgs,
+    ];
     return this.#start(role, args, process.cwd());
   }
 

@@ -5,7 +5,7 @@
  *
  *   node dist/bench/gateway-target.js mock
  *   node dist/bench/gateway-target.js bare UPSTREAM_URL
- *   node dist/bench/gateway-target.js sluice UPSTREAM_URL
+ *   node dist/bench/gateway-target.js sluice UPSTREAM_URL [named|wildcard]
  *
  * It must be started with an IPC channel (`fork`). It listens on 127.0.0.1 on a free port and
  * sends `{ type: 'ready', url }`, or `{ type: 'failed', message }`. It then answers
@@ -39,7 +39,11 @@ interface RunningServer {
   close(): Promise<void>;
 }
 
-async function startServer(role: string, upstreamUrl: string | undefined): Promise<RunningServer> {
+async function startServer(
+  role: string,
+  upstreamUrl: string | undefined,
+  route: string | undefined,
+): Promise<RunningServer> {
   if (role === 'mock') {
     const provider = createMockProvider();
     const { url } = await provider.listen(0, '127.0.0.1');
@@ -62,7 +66,16 @@ async function startServer(role: string, upstreamUrl: string | undefined): Promi
         server: { logLevel: 'silent' },
         store: { sqlite: false },
         providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
-        models: [{ name: '*', provider: 'mock' }],
+        // `named` (the default): the benchmark's model configured by name, as in production, so
+        // its requests are routed (context window, cost estimates, x-sluice-route); `wildcard`:
+        // every model passes through `*`, planned once per model name (earlier runs' setup).
+        models:
+          route === 'wildcard'
+            ? [{ name: '*', provider: 'mock' }]
+            : [
+                { name: 'gpt-4o-mini', provider: 'mock' },
+                { name: '*', provider: 'mock' },
+              ],
       },
       { logger: false },
     );
@@ -84,7 +97,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const [role = '', upstreamUrl] = process.argv.slice(2);
+  const [role = '', upstreamUrl, route] = process.argv.slice(2);
   let server: RunningServer | undefined;
   let closing = false;
   const shutDown = (): void => {
@@ -104,7 +117,7 @@ async function main(): Promise<void> {
     else if (message.type === 'stats') report({ type: 'stats', stats: server?.stats() ?? null });
   });
   try {
-    server = await startServer(role, upstreamUrl);
+    server = await startServer(role, upstreamUrl, route);
   } catch (error) {
     report({ type: 'failed', message: (error as Error).message });
     shutDown();

@@ -1,10 +1,13 @@
 /**
  * `sluice bench gateway [--json FILE] [--quick] [--duration S] [--warmup S] [--requests N]
- * [--portkey VERSION] [--profile DIR]`: what the Sluice gateway costs on top of an upstream,
- * against a bare fastify + undici proxy (the floor) and Portkey's open-source gateway, in one
- * run on loopback against the mock provider at zero latency.
+ * [--portkey VERSION] [--profile DIR] [--prompt-kb N] [--route named|wildcard]`: what the
+ * Sluice gateway costs on top of an upstream, against a bare fastify + undici proxy (the floor)
+ * and Portkey's open-source gateway, in one run on loopback against the mock provider at zero
+ * latency.
  *
- * Targets, each sent the same small non-streaming chat completion:
+ * Targets, each sent the same non-streaming chat completion (a small one, or with `--prompt-kb`
+ * a user message of N KB); Sluice's model is configured by name, so its requests are routed
+ * (`--route wildcard`: passed through a wildcard, as runs before 2026-12-03 did):
  * - (a) direct to the mock provider;
  * - (b) a bare fastify + undici pass-through proxy (`bare-proxy.ts`, 64 upstream connections,
  *   the same as Sluice's provider pool);
@@ -54,6 +57,7 @@ import {
   type LatencyPhase,
   measureLatency,
   measureThroughput,
+  requestBody,
   type Settings,
   send,
   type Target,
@@ -89,7 +93,18 @@ function settingsFrom(args: string[]): { settings: Settings; json: string | unde
     'requests',
     'portkey',
     'profile',
+    'prompt-kb',
+    'route',
   ]);
+  const route = extra.route ?? 'named';
+  if (route !== 'named' && route !== 'wildcard') {
+    throw new ConfigError(`--route must be 'named' or 'wildcard', got '${route}'`);
+  }
+  const promptKb =
+    extra['prompt-kb'] === undefined ? 0 : positiveNumber('prompt-kb', extra['prompt-kb'], 1_024);
+  if (promptKb !== undefined && !Number.isInteger(promptKb)) {
+    throw new ConfigError('--prompt-kb must be a whole number of KB');
+  }
   const requests = positiveNumber('requests', extra.requests, 1_000_000);
   if (requests !== undefined && (!Number.isInteger(requests) || requests < LATENCY_ROUND_SIZE)) {
     throw new ConfigError(`--requests must be a whole number of at least ${LATENCY_ROUND_SIZE}`);
@@ -108,6 +123,8 @@ function settingsFrom(args: string[]): { settings: Settings; json: string | unde
       latencyWarmupRequests: quick ? 100 : 300,
       portkey: extra.portkey ?? 'latest',
       profileDir: extra.profile,
+      promptKb: promptKb ?? 0,
+      route,
     },
   };
 }
@@ -139,7 +156,7 @@ async function startServers(
       : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
   const [bare, sluice] = await Promise.all([
     group.startTarget('bare', mock.url),
-    group.startTarget('sluice', mock.url, profile),
+    group.startTarget('sluice', mock.url, profile, [settings.route]),
   ]);
   const portkey = await portkeyReady;
   let portkeyServer: ServerProcess | undefined;
@@ -161,6 +178,7 @@ async function startServers(
   }
 
   const json = { 'content-type': 'application/json' };
+  const body = requestBody(settings.promptKb);
   const targets: Target[] = [
     {
       id: 'a',
@@ -169,6 +187,7 @@ async function startServers(
       pid: mock.pid,
       path: `${mockUrl.pathname.replace(/\/+$/, '')}/chat/completions`,
       headers: json,
+      body,
       upstreamCalls: 1,
       sluiceCache: undefined,
     },
@@ -179,6 +198,7 @@ async function startServers(
       pid: bare.pid,
       path: CHAT_PATH,
       headers: json,
+      body,
       upstreamCalls: 1,
       sluiceCache: undefined,
     },
@@ -189,6 +209,7 @@ async function startServers(
       pid: sluice.pid,
       path: CHAT_PATH,
       headers: { ...json, 'cache-control': 'no-store' },
+      body,
       upstreamCalls: 1,
       sluiceCache: 'bypass',
     },
@@ -199,6 +220,7 @@ async function startServers(
       pid: sluice.pid,
       path: CHAT_PATH,
       headers: json,
+      body,
       upstreamCalls: 0,
       sluiceCache: 'hit',
     },
@@ -219,6 +241,7 @@ async function startServers(
         'x-portkey-provider': 'openai',
         'x-portkey-custom-host': mock.url,
       },
+      body,
       upstreamCalls: 1,
       sluiceCache: undefined,
     });
@@ -274,7 +297,9 @@ export async function run(args: string[]): Promise<void> {
 throughput: ${CONNECTIONS} connections, ${settings.warmupSeconds} s warm-up per target, then ${settings.throughputRounds} interleaved rounds of ${roundSeconds.toFixed(1)} s per target; req/s = median of the rounds, ratios = median of same-round ratios, rounds with other processes above ${NOISY_CORES} cores left out if at least half are quiet
 CPU/req: CPU time of the process under test per request in the rounds (for (a), the mock's), steady whatever else runs
 latency: 1 connection, ${settings.latencyRequests.toLocaleString('en-US')} sequential requests per target timed with performance.now(), interleaved rounds of ${LATENCY_ROUND_SIZE}; added = p50 (p99) minus the direct p50 (p99)
-other processes before the run: ${cores(environment.foreignCoresBeforeRun)}`,
+other processes before the run: ${cores(environment.foreignCoresBeforeRun)}
+Sluice's model: ${settings.route === 'named' ? 'configured by name, so every request is routed (--route named)' : 'a wildcard, planned once per model name (--route wildcard)'}
+request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a chat completion whose user message is ${settings.promptKb} KB (--prompt-kb)`}`,
   );
 
   const abort = new AbortController();
