@@ -117,19 +117,15 @@ export class Allowances {
         const slice = Math.max(amount, Math.ceil(slot.limit * this.#sliceShare));
         const want = short > 0 ? Math.max(slice, short) : Math.max(0, slice - lease.available);
         const expiresAt = now + this.#ttlMs;
-        let outcome = await this.#store.grantLease(
-          slot,
-          this.#leaseId,
-          want,
-          short,
-          now,
-          expiresAt,
-        );
+        // The unused allowance is read when the request is sent: calls may take from it meanwhile.
+        const ask = () =>
+          this.#store.grantLease(slot, this.#leaseId, want, short, now, expiresAt, lease.available);
+        let outcome = await ask();
         if (!outcome.granted && lease.pending > 0) {
           // Unwritten spend hides nothing from the limit (the lease covered it), but the
           // refusal should carry the true spend: write it, then ask once more.
           await this.#flush(slot, now);
-          outcome = await this.#store.grantLease(slot, this.#leaseId, want, short, now, expiresAt);
+          outcome = await ask();
         }
         this.#latest.set(slot.id, outcome.totals);
         // Redis holds at least what is leased less the spend still in flight, unless the lease

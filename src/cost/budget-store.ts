@@ -309,13 +309,18 @@ local h, z, a = KEYS[1], KEYS[2], KEYS[3]
 local now, lid = tonumber(ARGV[1]), ARGV[2]
 local want, minimum, expires = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local cutoff, counted, retain = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local unused = tonumber(ARGV[9] or '0')
 purge(h, z, a, now)
 local held = tonumber(redis.call('HGET', a, lid) or '0')
+if unused > held then unused = held end
 local total = spent(h, counted)
 local reserved = tonumber(redis.call('HGET', h, 'r') or '0')
 local grant = want
 if cutoff >= 0 then
-  local room = cutoff - total - reserved
+  -- The asking process's own unused allowance is not a call's reservation: the call will draw
+  -- on it. So a call is admitted exactly when spend plus the reservations of calls is under the
+  -- cutoff, as with per-call reservations.
+  local room = cutoff - total - (reserved - unused)
   if room <= 0 then
     if minimum > 0 then return {0, held, total, reserved, 0} end
     grant = 0
@@ -592,8 +597,9 @@ export class RedisBudgetStore implements BudgetStore {
 
   /**
    * Grows this process's lease on a budget by up to `want` (at least `minimum`, or refused when
-   * the budget has no room for it) and renews its expiry. `held` is the lease before the grant
-   * (less than this process believes when it expired in between).
+   * the budget has no room for it) and renews its expiry. `unused`: the part of the lease no call
+   * has taken, which does not count against the room (the call asking will draw on it). `held`
+   * is the lease before the grant (less than this process believes when it expired in between).
    */
   async grantLease(
     slot: BudgetSlot,
@@ -602,6 +608,7 @@ export class RedisBudgetStore implements BudgetStore {
     minimum: number,
     now: number,
     expiresAt: number,
+    unused = 0,
   ): Promise<{ granted: boolean; held: number; grant: number; totals: BudgetTotals }> {
     const reply = await this.#client.sluiceLeaseGrant(
       ...this.#keys([slot]),
@@ -613,6 +620,7 @@ export class RedisBudgetStore implements BudgetStore {
       slot.cutoff,
       slot.counted.join(','),
       slot.retainMs,
+      Math.max(0, Math.floor(unused)),
     );
     return {
       granted: Number(reply[0]) === 1,

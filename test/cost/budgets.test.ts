@@ -367,3 +367,37 @@ describe.skipIf(!available)('leased allowances racing their own spend writes (Re
     }
   });
 });
+
+describe.skipIf(!available)('leased allowances near the limit (Redis)', () => {
+  it('admit a call that needs more than the room left, when only this process’s unused allowance fills it', async () => {
+    const redis = new Redis(redisUrl(DB));
+    clients.push(redis);
+    const prefix = `lease-room-${randomUUID().slice(0, 8)}`;
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 10));
+    const budgets = createBudgets({
+      budgets: [{ scope: 'global', window: 'daily', limitUsd: 1 }],
+      redis,
+      prefix,
+      clock,
+      log: () => {},
+    });
+    try {
+      // Two calls leave 0.6 USD spent and 0.4 USD of unused allowance in this process's lease:
+      // spend plus the lease is exactly the limit.
+      await budgets.settle(await budgets.reserve('a', subject, 0.6 * USD), 0.3 * USD);
+      await budgets.settle(await budgets.reserve('b', subject, 0.6 * USD), 0.3 * USD);
+      // Spend is under the limit and no call holds a reservation: a large call is admitted, as
+      // it would be with per-call reservations (it draws on the unused allowance first).
+      const large = await budgets.reserve('c', subject, 2 * USD);
+      // Now a call does hold the budget: the next one is refused.
+      await expect(budgets.reserve('d', subject, 0.01 * USD)).rejects.toBeInstanceOf(
+        BudgetExceededError,
+      );
+      await budgets.settle(large, 0.1 * USD);
+      const [status] = await budgets.status();
+      expect(status?.spentNanos).toBe(0.7 * USD);
+    } finally {
+      await budgets.close();
+    }
+  });
+});
