@@ -154,7 +154,9 @@ describe('retry', () => {
           signal.addEventListener('abort', () => reject(signal.reason));
         });
       },
-      { deadline: 1_000 },
+      // The deadline measured on the faked clock: the default clock is the real Date.now, bound
+      // at import, and a real pause between its two readings would fire the timer early.
+      { deadline: 1_000, clock: { now: () => Date.now() } },
     ).catch((caught: unknown) => caught);
     await vi.advanceTimersByTimeAsync(999);
     expect(seenSignal?.aborted).toBe(false);
