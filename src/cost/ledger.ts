@@ -12,8 +12,9 @@ import {
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SluiceError } from '../shared/errors.js';
+import { openSqlite } from '../shared/sqlite.js';
 
 const require = createRequire(import.meta.url);
 
@@ -120,46 +121,47 @@ export class Ledger {
     this.path = options.path;
     try {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-      this.#database = new Database(options.path);
-      this.#database.pragma('journal_mode = WAL');
-      this.#database.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
-      this.#database.pragma('busy_timeout = 5000');
-      // Checkpoints (copying the WAL into the database, with an fsync) would stall a request
-      // every thousand rows; a worker thread runs them instead, off the event loop.
-      if (options.path !== ':memory:') this.#database.pragma('wal_autocheckpoint = 0');
-      this.#database.exec(`
-        CREATE TABLE IF NOT EXISTS ledger (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          entry_id TEXT NOT NULL,
-          request_id TEXT NOT NULL,
-          time INTEGER NOT NULL,
-          key TEXT NOT NULL,
-          namespace TEXT NOT NULL,
-          tags TEXT NOT NULL,
-          route TEXT NOT NULL,
-          model TEXT NOT NULL,
-          provider TEXT NOT NULL,
-          status INTEGER NOT NULL,
-          cache TEXT NOT NULL,
-          input_tokens INTEGER NOT NULL,
-          cached_input_tokens INTEGER NOT NULL,
-          cache_write_tokens INTEGER NOT NULL,
-          output_tokens INTEGER NOT NULL,
-          reasoning_tokens INTEGER NOT NULL,
-          cost_nanos INTEGER NOT NULL,
-          avoided_nanos INTEGER NOT NULL,
-          duration_ms REAL NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS ledger_time ON ledger (time);
-        CREATE TRIGGER IF NOT EXISTS ledger_append_only BEFORE UPDATE ON ledger
-        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-      `);
-      const columns = this.#database.pragma('table_info(ledger)') as { name: string }[];
-      if (!columns.some((column) => column.name === 'entry_id')) {
-        // A ledger written before entry ids: older rows keep a NULL id.
-        this.#database.exec('ALTER TABLE ledger ADD COLUMN entry_id TEXT');
-      }
-      this.#database.exec('CREATE UNIQUE INDEX IF NOT EXISTS ledger_entry ON ledger (entry_id)');
+      this.#database = openSqlite(options.path, { timeoutMs: 5_000 }, (database) => {
+        database.pragma('journal_mode = WAL');
+        database.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+        database.pragma('busy_timeout = 5000');
+        // Checkpoints (copying the WAL into the database, with an fsync) would stall a request
+        // every thousand rows; a worker thread runs them instead, off the event loop.
+        if (options.path !== ':memory:') database.pragma('wal_autocheckpoint = 0');
+        database.exec(`
+          CREATE TABLE IF NOT EXISTS ledger (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            entry_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            route TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            cache TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            cached_input_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_nanos INTEGER NOT NULL,
+            avoided_nanos INTEGER NOT NULL,
+            duration_ms REAL NOT NULL
+          );
+          CREATE INDEX IF NOT EXISTS ledger_time ON ledger (time);
+          CREATE TRIGGER IF NOT EXISTS ledger_append_only BEFORE UPDATE ON ledger
+          BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        `);
+        const columns = database.pragma('table_info(ledger)') as { name: string }[];
+        if (!columns.some((column) => column.name === 'entry_id')) {
+          // A ledger written before entry ids: older rows keep a NULL id.
+          database.exec('ALTER TABLE ledger ADD COLUMN entry_id TEXT');
+        }
+        database.exec('CREATE UNIQUE INDEX IF NOT EXISTS ledger_entry ON ledger (entry_id)');
+      });
     } catch (error) {
       throw new SluiceError(
         'E_LEDGER_OPEN',
