@@ -5,8 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SluiceError } from '../shared/errors.js';
+import { openSqlite } from '../shared/sqlite.js';
 
 /** Where a deferred item is: waiting, handed to a provider batch, running, or settled. */
 export type DeferredStatus = 'queued' | 'submitted' | 'running' | 'done' | 'failed' | 'expired';
@@ -230,10 +231,11 @@ export class DeferredStore {
     this.path = path === ':memory:' ? path : resolve(path);
     try {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-      this.#db = new Database(this.path, { timeout: busyTimeoutMs });
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = NORMAL');
-      this.#db.exec(SCHEMA);
+      this.#db = openSqlite(this.path, { timeoutMs: busyTimeoutMs }, (db) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.exec(SCHEMA);
+      });
       this.#statements = prepare(this.#db);
     } catch (error) {
       throw new SluiceError(

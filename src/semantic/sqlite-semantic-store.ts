@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { openSqlite } from '../shared/sqlite.js';
 import {
   bytesToVector,
   fromStoredTime,
@@ -58,10 +59,11 @@ export class SqliteSemanticStore implements SemanticStore {
     const busyTimeoutMs = parseDuration(options.busyTimeout ?? 50, 'busyTimeout');
     try {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-      this.db = new Database(this.path, { timeout: busyTimeoutMs });
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
+      this.db = openSqlite(this.path, { timeoutMs: busyTimeoutMs }, (db) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        this.migrate(db);
+      });
       this.statements = this.prepare();
     } catch (error) {
       throw new SluiceError(
@@ -152,8 +154,8 @@ export class SqliteSemanticStore implements SemanticStore {
     }
   }
 
-  private migrate(): void {
-    this.db.exec(`
+  private migrate(db: Database.Database): void {
+    db.exec(`
       CREATE TABLE IF NOT EXISTS sluice_semantic_entries (
         prefix TEXT NOT NULL,
         id TEXT NOT NULL,

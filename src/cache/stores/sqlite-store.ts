@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import { type Duration, parseDuration } from '../../shared/duration.js';
 import { ConfigError, SluiceError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite.js';
 import type { StoredEntry } from '../entry.js';
 import type { CacheStore, StoreContext, StoreUsage } from '../store.js';
 
@@ -117,10 +118,11 @@ export class SqliteStore implements CacheStore {
 
     try {
       if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-      this.db = new Database(this.path, { timeout: busyTimeoutMs });
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
+      this.db = openSqlite(this.path, { timeoutMs: busyTimeoutMs }, (db) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        this.migrate(db);
+      });
       this.statements = this.prepare();
       const applyTouches = () => {
         for (const [key, time] of this.touched) this.statements.touch.run(time, this.prefix, key);
@@ -278,8 +280,8 @@ export class SqliteStore implements CacheStore {
       throw new SluiceError('E_L3_CLOSED', `the SQLite cache at ${this.path} is closed`);
   }
 
-  private migrate(): void {
-    this.db.exec(`
+  private migrate(db: Database.Database): void {
+    db.exec(`
       CREATE TABLE IF NOT EXISTS sluice_cache (
         prefix TEXT NOT NULL,
         key TEXT NOT NULL,
