@@ -415,26 +415,6 @@ function observe(
   const elapsedMs = performance.now() - exchange.startedAt;
   const overheadMs = Math.max(0, elapsedMs - exchange.waitMs);
   const modelRoute = exchange.route === 'chat' || exchange.route === 'embeddings';
-  // Model traffic, and refusals anywhere (a failed admin login is worth a line); never the
-  // body, never a key: the caller by its key's name.
-  if (accessLog !== undefined && (modelRoute || status >= 400)) {
-    const span = exchange.trace?.span;
-    accessLog({
-      requestId: exchange.requestId,
-      route: exchange.route,
-      model: exchange.model,
-      provider: exchange.answeredBy?.provider.name ?? exchange.provider,
-      // The key's name (`key` itself is a redacted field).
-      caller: exchange.caller?.name,
-      status,
-      cache: exchange.cache,
-      durationMs: Number(elapsedMs.toFixed(3)),
-      overheadMs: Number(overheadMs.toFixed(3)),
-      costUsd: exchange.recorded ? formatUsd(exchange.costNanos) : undefined,
-      fallback: exchange.answeredBy?.model,
-      traceId: span?.isRecording() === true ? span.spanContext().traceId : undefined,
-    });
-  }
   metrics.observeRequest({
     route: exchange.route,
     model: exchange.model,
@@ -443,23 +423,52 @@ function observe(
     durationSeconds: elapsedMs / 1_000,
     overheadSeconds: overheadMs / 1_000,
   });
-  if (exchange.trace !== undefined) {
-    const usage = exchange.usage;
-    endRequestTrace(exchange.trace, {
-      status,
-      cache: exchange.cache,
-      requestId: exchange.requestId,
-      requestModel: exchange.model,
-      responseModel: exchange.answeredBy?.model ?? exchange.model,
-      provider: exchange.answeredBy?.provider.name ?? exchange.provider,
-      caller: exchange.caller?.name,
-      costUsd: exchange.recorded ? formatUsd(exchange.costNanos) : undefined,
-      overheadMs,
-      inputTokens: usage?.prompt_tokens,
-      outputTokens: usage?.completion_tokens,
-      errorType: status >= 400 ? String(status) : undefined,
-    });
+  const requestTrace = exchange.trace;
+  const span = requestTrace?.span;
+  const traced = span?.isRecording() === true;
+  // Model traffic, and refusals anywhere (a failed admin login is worth a line).
+  const logged = accessLog !== undefined && (modelRoute || status >= 400);
+  if (traced || logged) {
+    // What the span and the log line share, worked out once and only for them.
+    const provider = exchange.answeredBy?.provider.name ?? exchange.provider;
+    const caller = exchange.caller?.name;
+    const costUsd = exchange.recorded ? formatUsd(exchange.costNanos) : undefined;
+    if (logged) {
+      // Never the body, never a key: the caller by its key's name (`key` is a redacted field).
+      accessLog({
+        requestId: exchange.requestId,
+        route: exchange.route,
+        model: exchange.model,
+        provider,
+        caller,
+        status,
+        cache: exchange.cache,
+        durationMs: Number(elapsedMs.toFixed(3)),
+        overheadMs: Number(overheadMs.toFixed(3)),
+        costUsd,
+        fallback: exchange.answeredBy?.model,
+        traceId: traced ? span.spanContext().traceId : undefined,
+      });
+    }
+    if (traced && requestTrace !== undefined) {
+      endRequestTrace(requestTrace, {
+        status,
+        cache: exchange.cache,
+        requestId: exchange.requestId,
+        requestModel: exchange.model,
+        responseModel: exchange.answeredBy?.model ?? exchange.model,
+        provider,
+        caller,
+        costUsd,
+        overheadMs,
+        inputTokens: exchange.usage?.prompt_tokens,
+        outputTokens: exchange.usage?.completion_tokens,
+        errorType: status >= 400 ? String(status) : undefined,
+      });
+    }
   }
+  // A span nothing records (no SDK registered) is only ended.
+  if (!traced) span?.end();
   // The dashboard shows model traffic, not its own polling or scrapes.
   if (modelRoute) {
     activity.record({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { invalidRequest } from './errors.js';
 
 /**
- * A content part: any `type` passes through (providers add their own), but the kinds Sluice
+ * A content part: every `type` passes through (providers add their own), but the kinds Sluice
  * reads (token counts, the semantic cache's text) must carry what they name.
  */
 const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part, context) => {

@@ -20,6 +20,7 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapGetter,
+  type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
 
@@ -30,6 +31,13 @@ type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 const headerGetter: TextMapGetter<IncomingHeaders> = {
   get: (carrier, key) => carrier[key],
   keys: (carrier) => Object.keys(carrier),
+};
+
+/** Writes injected headers as undici's flat name/value array. */
+const flatSetter: TextMapSetter<string[]> = {
+  set: (carrier, key, value) => {
+    carrier.push(key, value);
+  },
 };
 
 /** The trace context headers a client may send. */
@@ -149,11 +157,7 @@ export function startUpstreamTrace(
     parent,
   );
   const headers: string[] = [];
-  propagation.inject(trace.setSpan(parent, span), headers, {
-    set: (carrier, key, value) => {
-      carrier.push(key, value);
-    },
-  });
+  propagation.inject(trace.setSpan(parent, span), headers, flatSetter);
   // No propagator registered: pass the client's context on unchanged.
   if (headers.length === 0 && requestTrace !== undefined) headers.push(...requestTrace.incoming);
   return { span, headers };
