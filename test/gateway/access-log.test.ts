@@ -1,21 +1,17 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/gateway/config.js';
-import { createGateway, type Gateway } from '../../src/gateway/index.js';
-import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
+import { type MockGateway, startMockGateway } from '../helpers/gateway.js';
 
 const KEY = 'access-log-team-key-0001';
 const PROMPT = 'a prompt that must never reach the log';
 
-let upstream: MockProvider;
-let gateway: Gateway;
+let running: MockGateway;
 let baseUrl = '';
 const lines: Record<string, unknown>[] = [];
 const raw: string[] = [];
 
 beforeAll(async () => {
-  upstream = createMockProvider();
-  const { url } = await upstream.listen(0);
   const stream = new Writable({
     write(chunk, _encoding, done) {
       for (const line of String(chunk).split('\n')) {
@@ -26,25 +22,19 @@ beforeAll(async () => {
       done();
     },
   });
-  gateway = createGateway(
+  running = await startMockGateway(
+    [{ name: 'gpt-4o-mini', provider: 'mock' }],
     {
       server: { logLevel: 'info', accessLog: true },
-      store: { sqlite: false },
-      cost: { ledger: ':memory:' },
-      providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: url }],
-      models: [{ name: 'gpt-4o-mini', provider: 'mock' }],
       keys: [{ name: 'team', key: KEY }],
       admin: { key: 'access-log-admin-key-01' },
     },
     { logger: { stream } },
   );
-  baseUrl = (await gateway.listen({ port: 0 })).url;
+  baseUrl = running.url;
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => running?.close());
 
 const requestLines = () => lines.filter((line) => line.msg === 'request');
 

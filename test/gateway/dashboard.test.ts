@@ -1,43 +1,27 @@
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../../src/gateway/index.js';
-import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
+import type { GatewayConfigFile } from '../../src/gateway/index.js';
 import { browserAvailable, CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/browser.js';
+import { type MockGateway, startMockGateway } from '../helpers/gateway.js';
 
 const KEY = 'dashboard-team-key-0123';
 const ADMIN_KEY = 'dashboard-admin-key-0123';
 /** A model name a client chose, which the page must show as text and never run. */
 const HOSTILE_MODEL = '<img src=x onerror="window.__pwned=1">';
 
-let upstream: MockProvider;
-let upstreamUrl = '';
-const gateways: Gateway[] = [];
-
-beforeAll(async () => {
-  upstream = createMockProvider();
-  upstreamUrl = (await upstream.listen(0)).url;
-});
+const running: MockGateway[] = [];
 
 afterAll(async () => {
-  for (const gateway of gateways) await gateway.close();
-  await upstream?.close();
+  for (const gateway of running) await gateway.close();
 });
 
-async function start(extra: Record<string, unknown>): Promise<string> {
-  const gateway = createGateway(
-    {
-      server: { logLevel: 'silent' },
-      store: { sqlite: false },
-      cost: { ledger: ':memory:' },
-      providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
-      models: [{ name: '*', provider: 'mock' }],
-      budgets: [{ scope: 'global', window: 'daily', limitUsd: '5' }],
-      ...extra,
-    },
-    { logger: false },
-  );
-  gateways.push(gateway);
-  return (await gateway.listen({ port: 0 })).url;
+async function start(extra: Partial<GatewayConfigFile>): Promise<string> {
+  const started = await startMockGateway([{ name: '*', provider: 'mock' }], {
+    budgets: [{ scope: 'global', window: 'daily', limitUsd: '5' }],
+    ...extra,
+  });
+  running.push(started);
+  return started.url;
 }
 
 const ask = (url: string, model: string, content: string, key = KEY) =>

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../../src/gateway/index.js';
-import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
+import { type MockGateway, startMockGateway } from '../helpers/gateway.js';
 
 /**
  * Mutated request bodies and headers, from a fixed seed: whatever a client sends, the gateway
@@ -8,34 +7,21 @@ import { createMockProvider, type MockProvider } from '../../src/mock-provider/i
  */
 const REQUESTS = 600;
 
-let upstream: MockProvider;
-let gateway: Gateway;
+let running: MockGateway;
 let baseUrl = '';
 
 beforeAll(async () => {
-  upstream = createMockProvider();
-  const { url } = await upstream.listen(0);
-  gateway = createGateway(
-    {
-      server: { logLevel: 'silent' },
-      store: { sqlite: false },
-      cost: { ledger: ':memory:' },
-      providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: url }],
-      models: [
-        { name: 'gpt-4o-mini', provider: 'mock' },
-        { name: 'text-embedding-3-small', provider: 'mock' },
-      ],
-      semantic: { enabled: true },
-    },
-    { logger: false },
+  running = await startMockGateway(
+    [
+      { name: 'gpt-4o-mini', provider: 'mock' },
+      { name: 'text-embedding-3-small', provider: 'mock' },
+    ],
+    { semantic: { enabled: true } },
   );
-  baseUrl = (await gateway.listen({ port: 0 })).url;
+  baseUrl = running.url;
 }, 60_000);
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => running?.close());
 
 /** A small linear congruential generator: the same sequence on every run. */
 function generator(seed: number) {
