@@ -115,8 +115,14 @@ export function countTokens(text: string, model: string): number {
   return tokenizerForModel(model).count(text);
 }
 
-/** Texts shorter than this are counted every time: cheaper than a lookup that would churn. */
+/** Texts from this long are remembered in the text memo (compared whole on a hit). */
 const MEMO_MIN_CHARS = 256;
+/**
+ * Shorter texts are remembered in a plain map (the string is the key): a lookup costs a tenth
+ * of tokenizing "Say hello". Emptied when full; at most this many texts of under
+ * `MEMO_MIN_CHARS` characters each (about 1 MB).
+ */
+const SHORT_TEXTS = 4_096;
 
 function createTokenizer(encoding: EncodingName, module: EncodingModule): Tokenizer {
   // An agent resends its whole conversation, and its tools, on every turn: counted once, each
@@ -127,7 +133,18 @@ function createTokenizer(encoding: EncodingName, module: EncodingModule): Tokeni
     maxTexts: 16_384,
   });
   const tokenize = (text: string): number => module.countTokens(text, PLAIN_TEXT);
-  const count = (text: string): number => (text.length === 0 ? 0 : memo.get(text, tokenize));
+  const short = new Map<string, number>();
+  const count = (text: string): number => {
+    if (text.length === 0) return 0;
+    if (text.length >= MEMO_MIN_CHARS) return memo.get(text, tokenize);
+    let tokens = short.get(text);
+    if (tokens === undefined) {
+      tokens = tokenize(text);
+      if (short.size >= SHORT_TEXTS) short.clear();
+      short.set(text, tokens);
+    }
+    return tokens;
+  };
 
   const countContent = (content: unknown): number => {
     if (typeof content === 'string') return count(content);

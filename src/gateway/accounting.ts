@@ -19,7 +19,15 @@ export interface AccountedRequest {
   readonly exchange: Exchange;
   readonly caller: Caller;
   readonly namespace: string;
+  /** The deployment called (reading it may route the request: only on a miss). */
   readonly target: AccountedTarget;
+  /**
+   * The model asked for, when `target` is chosen later: a hit, or a request never routed, is
+   * recorded against it. Undefined: `target`.
+   */
+  readonly nominal?: AccountedTarget;
+  /** The routed target, once routed (with `nominal`). */
+  readonly planned?: AccountedTarget | undefined;
   /** Every deployment the call may end up on (the target first); the reservation covers the dearest. */
   readonly chain?: readonly AccountedTarget[];
   readonly body: Readonly<Record<string, unknown>>;
@@ -118,10 +126,11 @@ export class Accounting {
 
   async #limit(request: AccountedRequest, limiter: RateLimiter): Promise<void> {
     const exchange = request.exchange;
-    const estimate = this.#tracker.estimate(request.target.model, request.body);
+    const model = (request.nominal ?? request.target).model;
+    const estimate = this.#tracker.estimate(model, request.body);
     try {
       exchange.rateLimit = await limiter.acquire(
-        { key: request.caller.name, model: request.target.model, tags: request.caller.tags },
+        { key: request.caller.name, model, tags: request.caller.tags },
         { estimatedTokens: estimate.promptTokens + estimate.maxOutputTokens * estimate.choices },
       );
     } catch (error) {
@@ -181,7 +190,9 @@ export class Accounting {
     const exchange = request.exchange;
     if (exchange.recorded) return exchange.costNanos;
     exchange.recorded = true;
-    const answered = exchange.answeredBy ?? request.target;
+    const answered =
+      exchange.answeredBy ??
+      (request.nominal === undefined ? request.target : (request.planned ?? request.nominal));
     const model = answered.model;
     const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     let priced: RequestCost | undefined;

@@ -31,9 +31,20 @@ export interface CompletionRequest {
   readonly caller: Caller;
   /** The caller's namespace, with the `x-sluice-namespace` sub-namespace if given. */
   readonly namespace: string;
+  /**
+   * The model asked for (after alias resolution and any budget downgrade), as its first
+   * deployment: what the exact cache keys on, and what a cache hit is recorded against.
+   */
+  readonly nominal: Target;
+  /**
+   * The deployment to call. A configured model is routed when this (or `chain`) is first
+   * read, on a miss; the read throws the router's refusal (400 `no_route`, 503 `circuit_open`).
+   */
   readonly target: Target;
-  /** The target, then the deployments to fall back to. */
+  /** The target, then the deployments to fall back to (routes, as `target` does). */
   readonly chain: readonly Target[];
+  /** The routed target, once routed; reading it never routes. */
+  readonly planned: Target | undefined;
   readonly body: Record<string, unknown>;
   readonly directives: CacheDirectives;
   readonly stream: boolean;
@@ -563,8 +574,8 @@ export class CompletionService {
     return requestKey(
       request.route,
       request.namespace,
-      request.target.cacheScope,
-      request.target.model,
+      request.nominal.cacheScope,
+      request.nominal.model,
       request.body,
     );
   }
@@ -623,7 +634,7 @@ function semanticBody(request: CompletionRequest): SemanticRequest {
 }
 
 function semanticScope(request: CompletionRequest): { namespace: string; provider: string } {
-  return { namespace: request.namespace, provider: request.target.cacheScope };
+  return { namespace: request.namespace, provider: request.nominal.cacheScope };
 }
 
 /** Whether a cached answer is at most `maxAgeMs` old (`Cache-Control: max-age`); any if undefined. */

@@ -49,6 +49,54 @@ export interface Plan {
 }
 
 /**
+ * A plan whose routing can wait: `nominal` names the model (what the exact cache keys on and a
+ * cache hit is recorded against) before any deployment is chosen; `resolve()` routes, once.
+ * A configured model's cache hit never asks the router: its deployments are interchangeable
+ * for the cache, and the answer needs no deployment, context check or cost estimate.
+ */
+export interface LazyPlan {
+  /** The model's first deployment (an alias's or a wildcard's plan: its target). */
+  readonly nominal: Target;
+  /** The routed plan, once `resolve()` has run. */
+  readonly routed: Plan | undefined;
+  /** Routes (the first call only), or throws what `ModelTable.plan` throws. */
+  resolve(): Plan;
+}
+
+/** An already routed plan as a `LazyPlan`. */
+export function routedPlan(plan: Plan): LazyPlan {
+  return { nominal: plan.target, routed: plan, resolve: () => plan };
+}
+
+class DeferredPlan implements LazyPlan {
+  readonly nominal: Target;
+  readonly #route: () => Plan;
+  #plan: Plan | undefined;
+  #error: unknown;
+
+  constructor(nominal: Target, route: () => Plan) {
+    this.nominal = nominal;
+    this.#route = route;
+  }
+
+  get routed(): Plan | undefined {
+    return this.#plan;
+  }
+
+  resolve(): Plan {
+    if (this.#plan !== undefined) return this.#plan;
+    if (this.#error !== undefined) throw this.#error;
+    try {
+      this.#plan = this.#route();
+    } catch (error) {
+      this.#error = error;
+      throw error;
+    }
+    return this.#plan;
+  }
+}
+
+/**
  * Configured models, aliases and where each requested name goes: through the router for
  * configured models and aliases (right-sizing, balancing, fallbacks, circuit breakers), or
  * straight to the wildcard provider.
@@ -203,11 +251,6 @@ export class ModelTable {
     }
   }
 
-  /**
-   * Where a request for `name` goes. Throws 404 `model_not_found`, 403 `model_not_allowed`,
-   * or 400 `no_route` when no deployment can serve it (context too long for every candidate,
-   * every circuit open, ...).
-   */
   /** The plan of a model served through the `*` route: one per name, built once (bounded). */
   #wildcardPlan(name: string): Plan {
     const known = this.#wildcardPlans.get(name);
@@ -226,6 +269,30 @@ export class ModelTable {
     return plan;
   }
 
+  /**
+   * Like `plan`, but a configured model (not an alias) is routed only when `resolve()` is
+   * called, after the cache has had its say. An alias is routed at once: which model it
+   * resolves to is part of the cache key. Throws 404 and 403 at once, as `plan` does.
+   */
+  lazyPlan(
+    name: string,
+    caller: Caller,
+    body: Record<string, unknown>,
+    constraints: RouteConstraints = {},
+  ): LazyPlan {
+    const nominal = this.#byModel.get(name)?.[0];
+    if (nominal === undefined || this.router === undefined) {
+      return routedPlan(this.plan(name, caller, body, constraints));
+    }
+    this.#admit(name, caller, true);
+    return new DeferredPlan(nominal, () => this.#routed(name, body, constraints));
+  }
+
+  /**
+   * Where a request for `name` goes. Throws 404 `model_not_found`, 403 `model_not_allowed`,
+   * or 400 `no_route` when no deployment can serve it (context too long for every candidate,
+   * every circuit open, ...).
+   */
   plan(
     name: string,
     caller: Caller,
@@ -233,6 +300,15 @@ export class ModelTable {
     constraints: RouteConstraints = {},
   ): Plan {
     const configured = this.knows(name);
+    this.#admit(name, caller, configured);
+    if (!configured || this.router === undefined) {
+      return this.#wildcardPlan(name);
+    }
+    return this.#routed(name, body, constraints);
+  }
+
+  /** Throws 404 for a name nothing serves, 403 for a model the caller may not use. */
+  #admit(name: string, caller: Caller, configured: boolean): void {
     if (!configured && this.#wildcard === undefined) {
       throw new HttpError(
         404,
@@ -255,9 +331,10 @@ export class ModelTable {
         },
       );
     }
-    if (!configured || this.router === undefined) {
-      return this.#wildcardPlan(name);
-    }
+  }
+
+  /** Routes a configured model or alias, with the router's refusals as HTTP errors. */
+  #routed(name: string, body: Record<string, unknown>, constraints: RouteConstraints): Plan {
     let decision: RouteDecision;
     try {
       decision = this.#route(name, body, constraints);

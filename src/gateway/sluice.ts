@@ -36,7 +36,7 @@ import {
 import { Dispatcher } from './dispatch.js';
 import { HttpError, invalidRequest } from './errors.js';
 import type { CacheResult, Exchange, ExchangeRecord } from './exchange.js';
-import { ModelTable } from './model-table.js';
+import { type LazyPlan, ModelTable, type Plan, routedPlan, type Target } from './model-table.js';
 import type { Provider } from './provider.js';
 import { anthropicProvider } from './providers/anthropic.js';
 import { openAICompatibleProvider } from './providers/openai-compatible.js';
@@ -327,44 +327,45 @@ export class Sluice {
       body = rest as typeof input;
     }
     const constraints = constraintsOf(controls, extension, this.accounting.remainingFor(caller));
-    let plan = this.models.plan(body.model, caller, body, constraints);
+    // A configured model is routed only on a miss (see `LazyPlan`).
+    let plan = this.models.lazyPlan(body.model, caller, body, constraints);
     let directives = parseCacheDirectives(controls.cacheControl, controls.cacheTtl);
-    const advice = this.accounting.advise(caller, plan.target);
+    const advice = this.accounting.advise(caller, plan.nominal);
     if (advice !== undefined) {
-      if (advice.downgradeTo !== undefined && advice.downgradeTo !== plan.target.model) {
+      if (advice.downgradeTo !== undefined && advice.downgradeTo !== plan.nominal.model) {
         const cheaper = this.models.tryPlan(advice.downgradeTo, caller, body, constraints);
         if (cheaper !== undefined) {
           this.#log('info', 'budget action: model downgraded', {
             requestId: exchange.requestId,
-            from: plan.target.model,
+            from: plan.nominal.model,
             to: cheaper.target.model,
           });
-          plan = cheaper;
+          plan = routedPlan(cheaper);
         }
       }
       if (advice.preferCache && (!directives.lookup || directives.maxAgeMs !== undefined)) {
         directives = { ...directives, lookup: true, store: true, maxAgeMs: undefined };
       }
     }
-    exchange.model = plan.target.model;
-    exchange.provider = plan.target.provider.name;
-    if (plan.decision !== undefined) exchange.headers['x-sluice-route'] = plan.decision.explain;
+    exchange.model = plan.nominal.model;
+    exchange.provider = plan.nominal.provider.name;
     const streamOptions = body.stream_options as { include_usage?: boolean } | null | undefined;
-    return {
-      route,
-      exchange,
-      caller,
-      namespace: namespaceOf(caller, controls.namespace),
-      target: plan.target,
-      chain: plan.chain,
-      body: body as Record<string, unknown> & { model: string },
-      directives,
-      stream: route === 'chat' && body.stream === true,
-      includeUsage: streamOptions?.include_usage === true,
-      priority: priorityOf(controls.priority),
-      hedge: switchOf(controls.hedge, 'x-sluice-hedge'),
-      rawBody: extension === undefined ? controls.rawBody : undefined,
-    };
+    return new PreparedRequest(
+      {
+        route,
+        exchange,
+        caller,
+        namespace: namespaceOf(caller, controls.namespace),
+        body: body as Record<string, unknown> & { model: string },
+        directives,
+        stream: route === 'chat' && body.stream === true,
+        includeUsage: streamOptions?.include_usage === true,
+        priority: priorityOf(controls.priority),
+        hedge: switchOf(controls.hedge, 'x-sluice-hedge'),
+        rawBody: extension === undefined ? controls.rawBody : undefined,
+      },
+      plan,
+    );
   }
 
   /** Loads token encodings, restores budgets and loads the semantic cache; call before serving. */
@@ -540,4 +541,70 @@ function priorityOf(value: string | undefined): 'low' | 'normal' | 'high' {
     "x-sluice-priority: expected 'low', 'normal' or 'high'",
     'x-sluice-priority',
   );
+}
+
+/**
+ * A request ready for the completion service, routed when its `target` or `chain` is first
+ * read (a configured model's cache hit never is): the routed deployment's provider and the
+ * router's explanation (`x-sluice-route`) then join the exchange.
+ */
+class PreparedRequest implements CompletionRequest {
+  readonly route: CompletionRequest['route'];
+  readonly exchange: Exchange;
+  readonly caller: Caller;
+  readonly namespace: string;
+  readonly nominal: Target;
+  readonly body: Record<string, unknown> & { model: string };
+  readonly directives: CompletionRequest['directives'];
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly priority: CompletionRequest['priority'];
+  readonly hedge: boolean | undefined;
+  readonly rawBody: Buffer | undefined;
+  readonly #plan: LazyPlan;
+  #routed: Plan | undefined;
+
+  constructor(
+    fields: Omit<CompletionRequest, 'nominal' | 'target' | 'chain' | 'planned'>,
+    plan: LazyPlan,
+  ) {
+    this.route = fields.route;
+    this.exchange = fields.exchange;
+    this.caller = fields.caller;
+    this.namespace = fields.namespace;
+    this.nominal = plan.nominal;
+    this.body = fields.body as Record<string, unknown> & { model: string };
+    this.directives = fields.directives;
+    this.stream = fields.stream;
+    this.includeUsage = fields.includeUsage;
+    this.priority = fields.priority;
+    this.hedge = fields.hedge;
+    this.rawBody = fields.rawBody;
+    this.#plan = plan;
+    if (plan.routed !== undefined) this.#noteRoute(plan.routed);
+  }
+
+  get target(): Target {
+    return this.#resolve().target;
+  }
+
+  get chain(): readonly Target[] {
+    return this.#resolve().chain;
+  }
+
+  get planned(): Target | undefined {
+    return this.#routed?.target;
+  }
+
+  #resolve(): Plan {
+    return this.#routed ?? this.#noteRoute(this.#plan.resolve());
+  }
+
+  #noteRoute(plan: Plan): Plan {
+    this.#routed = plan;
+    this.exchange.provider = plan.target.provider.name;
+    if (plan.decision !== undefined)
+      this.exchange.headers['x-sluice-route'] = plan.decision.explain;
+    return plan;
+  }
 }

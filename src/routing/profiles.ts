@@ -261,8 +261,8 @@ export interface TrackedCall {
 
 /**
  * Statistics of one deployment: a latency EWMA, percentiles over the last `latencyWindow`
- * successful calls (O(1) insert into a ring buffer; sorted on demand and cached until the next
- * insert), a time-decayed error rate and the in-flight count. Memory is fixed at creation.
+ * successful calls (a ring buffer with a sorted copy kept in step: an insert moves at most the
+ * window, a percentile is one read), a time-decayed error rate and the in-flight count. Memory is fixed at creation.
  */
 export class ProfileStats {
   readonly #alpha: number;
@@ -271,7 +271,8 @@ export class ProfileStats {
   readonly #clock: Clock;
   #next = 0;
   #count = 0;
-  #sorted: Float64Array | undefined;
+  /** The window's samples in ascending order (the first `#count`). */
+  readonly #sorted: Float64Array;
   #ewma: number | undefined;
   #failures = 0;
   #weight = 0;
@@ -292,6 +293,7 @@ export class ProfileStats {
     if (this.#errorTauMs <= 0) throw new ConfigError('errorWindow must be positive');
     this.#alpha = alpha;
     this.#window = new Float64Array(size);
+    this.#sorted = new Float64Array(size);
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -308,10 +310,21 @@ export class ProfileStats {
     if (!outcome.ok || latency === undefined || !Number.isFinite(latency) || latency < 0) return;
     this.#ewma =
       this.#ewma === undefined ? latency : this.#ewma + this.#alpha * (latency - this.#ewma);
+    // The sorted copy follows the ring: the evicted sample out, the new one in, each found by
+    // binary search and moved into place (a memmove), instead of a sort on the next read.
+    const sorted = this.#sorted;
+    let count = this.#count;
+    if (count === this.#window.length) {
+      const at = lowerBound(sorted, count, this.#window[this.#next] as number);
+      sorted.copyWithin(at, at + 1, count);
+      count -= 1;
+    }
+    const at = lowerBound(sorted, count, latency);
+    sorted.copyWithin(at + 1, at, count);
+    sorted[at] = latency;
     this.#window[this.#next] = latency;
     this.#next = (this.#next + 1) % this.#window.length;
-    if (this.#count < this.#window.length) this.#count += 1;
-    this.#sorted = undefined;
+    this.#count = count + 1;
   }
 
   /** Starts tracking a call: counts it in flight until `finish` or `cancel`. */
@@ -356,9 +369,6 @@ export class ProfileStats {
   /** The `q` quantile (0..1, nearest rank) of the windowed latencies, in ms. */
   percentile(q: number): number | undefined {
     if (this.#count === 0) return undefined;
-    if (this.#sorted === undefined) {
-      this.#sorted = this.#window.slice(0, this.#count).sort();
-    }
     const rank = Math.min(this.#count, Math.max(1, Math.ceil(q * this.#count)));
     return this.#sorted[rank - 1];
   }
@@ -383,4 +393,16 @@ export class ProfileStats {
       calls: this.#calls,
     };
   }
+}
+
+/** The first index in `sorted[0, count)` whose value is not below `value`. */
+function lowerBound(sorted: Float64Array, count: number, value: number): number {
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as number) < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

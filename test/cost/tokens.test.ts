@@ -161,7 +161,7 @@ describe('the count memo', () => {
     countTokens(text: string, options?: unknown): number;
   };
 
-  it('tokenizes a long text once, however often it is counted, and short texts every time', () => {
+  it('tokenizes a text once, however often it is counted, long or short', () => {
     const tokenizer = tokenizerForModel('gpt-4o');
     const history = `${'An earlier turn of the conversation, resent on every request. '.repeat(20)}${Date.now()}`;
     const spy = vi.spyOn(library, 'countTokens');
@@ -170,9 +170,24 @@ describe('the count memo', () => {
       expect(tokenizer.count(history)).toBe(first);
       expect(tokenizer.count(`${history}`)).toBe(first); // an equal string, another object
       expect(spy).toHaveBeenCalledTimes(1);
-      tokenizer.count('short');
-      tokenizer.count('short');
-      expect(spy).toHaveBeenCalledTimes(3);
+      const short = `short ${Date.now()}`;
+      const tokens = tokenizer.count(short);
+      expect(tokenizer.count(`${short}`)).toBe(tokens);
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('keeps a bounded number of short texts', () => {
+    const tokenizer = tokenizerForModel('gpt-4o');
+    const first = `first short text ${Date.now()}`;
+    tokenizer.count(first);
+    for (let index = 0; index < 5_000; index++) tokenizer.count(`filler ${index} ${Date.now()}`);
+    const spy = vi.spyOn(library, 'countTokens');
+    try {
+      tokenizer.count(first);
+      expect(spy).toHaveBeenCalledTimes(1);
     } finally {
       spy.mockRestore();
     }
