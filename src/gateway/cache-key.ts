@@ -22,14 +22,26 @@ export function requestKey(
   body: Readonly<Record<string, unknown>>,
 ): string {
   // One string, one one-shot hash call (no Hash object): each crossing into native code costs.
-  let text = `${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`;
-  const keys = Object.keys(body).sort();
+  const prefix = `${route}\u0000${namespace}\u0000${provider}\u0000${model}\u0000`;
+  // A frozen body (one parse shared by every request with the same bytes) keeps its key.
+  const frozen = Object.isFrozen(body);
+  if (frozen) {
+    const known = frozenKeys.get(body);
+    if (known !== undefined && known.prefix === prefix) return known.key;
+  }
+  let text = prefix;
+  const keys = sortedKeys(body);
   for (const key of keys) {
     if (key === 'model' || IGNORED_FIELDS.has(key)) continue;
     text += `${key}\u0000${keyJson(body[key])}\u0000`;
   }
-  return hash('sha256', text, 'base64url');
+  const key = hash('sha256', text, 'base64url');
+  if (frozen) frozenKeys.set(body, { prefix, key });
+  return key;
 }
+
+/** The last key of each frozen body, with what it was keyed with besides the body. */
+const frozenKeys = new WeakMap<object, { readonly prefix: string; readonly key: string }>();
 
 /**
  * Strings at least this long enter the key as their own SHA-256, computed once while the string
@@ -73,7 +85,7 @@ function sortedJson(value: unknown, stringJson: (text: string) => string): strin
     return `${text}]`;
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
+  const keys = sortedKeys(record);
   let text = '{';
   let first = true;
   for (const key of keys) {
@@ -84,4 +96,24 @@ function sortedJson(value: unknown, stringJson: (text: string) => string): strin
     text += `${JSON.stringify(key)}:${sortedJson(member, stringJson)}`;
   }
   return `${text}}`;
+}
+
+/**
+ * `Object.keys(record).sort()`, in the same (UTF-16 code unit) order, without the temporary
+ * storage `Array.prototype.sort` allocates: objects in a request have a handful of keys, and
+ * that storage was the largest allocation of a cache hit. Insertion sort in place.
+ */
+function sortedKeys(record: Readonly<Record<string, unknown>>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > 32) return keys.sort();
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index] as string;
+    let at = index - 1;
+    while (at >= 0 && (keys[at] as string) > key) {
+      keys[at + 1] = keys[at] as string;
+      at--;
+    }
+    keys[at + 1] = key;
+  }
+  return keys;
 }

@@ -16,6 +16,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { endRequestTrace, startRequestTrace } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { type Caller, secretMatches } from './auth.js';
+import { BodyMemo } from './body-memo.js';
 import { type CompletionRequest, overheadMs } from './completions.js';
 import {
   type GatewayConfig,
@@ -118,14 +119,21 @@ export function createGateway(
   // The body's bytes are kept: a request forwarded unchanged is sent upstream as received,
   // without serialising or encoding it again.
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  // A repeated body (what an exact cache hit is) is parsed, validated and keyed once.
+  const bodies = new BodyMemo();
   const keepBytes = (
     request: FastifyRequest,
     bytes: Buffer,
     done: (error: Error | null, body?: unknown) => void,
   ) => {
     request.rawBody = bytes;
+    const known = bodies.get(bytes);
+    if (known !== undefined) return done(null, known);
     // fastify's JSON parser reads a Buffer as well (its type says string only).
-    parseJson(request, bytes as unknown as string, done);
+    parseJson(request, bytes as unknown as string, (error, body) => {
+      if (error !== null) return done(error);
+      done(null, bodies.set(bytes, body));
+    });
   };
   app.removeContentTypeParser(['text/plain', 'application/json']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { frozenMemo } from './body-memo.js';
 import { invalidRequest } from './errors.js';
 
 /**
@@ -134,12 +135,12 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-/** A chat completion request, or a 400 naming the bad field. */
-export function parseChatBody(body: unknown): ChatBody {
-  return check(chatBody, body);
-}
+/** A chat completion request, or a 400 naming the bad field (remembered for a frozen body). */
+export const parseChatBody: (body: unknown) => ChatBody = frozenMemo((body) =>
+  check(chatBody, body),
+);
 
-/** An embeddings request, or a 400 naming the bad field. */
-export function parseEmbeddingsBody(body: unknown): EmbeddingsBody {
-  return check(embeddingsBody, body);
-}
+/** An embeddings request, or a 400 naming the bad field (remembered for a frozen body). */
+export const parseEmbeddingsBody: (body: unknown) => EmbeddingsBody = frozenMemo((body) =>
+  check(embeddingsBody, body),
+);

@@ -46,10 +46,45 @@ const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
 /** A model request's span, and the context its upstream calls are made in. */
 export interface RequestTrace {
   readonly span: Span;
+  /** The context upstream calls are made in (the span's, under the client's). */
   readonly context: Context;
   /** The client's own trace headers, forwarded when no propagator is registered. */
   readonly incoming: readonly string[];
 }
+
+/**
+ * Worked out when an upstream call needs it: a cache hit never does, and then costs the span
+ * alone (a no-op without an SDK).
+ */
+class LazyRequestTrace implements RequestTrace {
+  readonly span: Span;
+  readonly #parent: Context;
+  readonly #headers: IncomingHeaders;
+  #context: Context | undefined;
+
+  constructor(span: Span, parent: Context, headers: IncomingHeaders) {
+    this.span = span;
+    this.#parent = parent;
+    this.#headers = headers;
+  }
+
+  get context(): Context {
+    this.#context ??= trace.setSpan(this.#parent, this.span);
+    return this.#context;
+  }
+
+  get incoming(): readonly string[] {
+    const incoming: string[] = [];
+    for (const name of TRACE_HEADERS) {
+      const value = this.#headers[name];
+      if (typeof value === 'string' && value.length <= 512) incoming.push(name, value);
+    }
+    return incoming;
+  }
+}
+
+/** The server span's name and attributes, one frozen object per route (spans copy them). */
+const serverSpans = new Map<string, { readonly name: string; readonly attributes: Attributes }>();
 
 /** What the gateway knows of a request once it is answered. */
 export interface RequestOutcome {
@@ -80,24 +115,25 @@ export function startRequestTrace(
   headers: IncomingHeaders,
 ): RequestTrace {
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
-  const span = tracer.startSpan(
-    `POST ${route}`,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
+  let known = serverSpans.get(route);
+  if (known === undefined || known.attributes['gen_ai.operation.name'] !== operation) {
+    known = {
+      name: `POST ${route}`,
+      attributes: Object.freeze({
         'http.request.method': 'POST',
         'http.route': route,
         'gen_ai.operation.name': operation,
-      },
-    },
+      }),
+    };
+    // Routes are the gateway's own (a handful); bounded all the same.
+    if (serverSpans.size < 64) serverSpans.set(route, known);
+  }
+  const span = tracer.startSpan(
+    known.name,
+    { kind: SpanKind.SERVER, attributes: known.attributes },
     parent,
   );
-  const incoming: string[] = [];
-  for (const name of TRACE_HEADERS) {
-    const value = headers[name];
-    if (typeof value === 'string' && value.length <= 512) incoming.push(name, value);
-  }
-  return { span, context: trace.setSpan(parent, span), incoming };
+  return new LazyRequestTrace(span, parent, headers);
 }
 
 /** Ends a request's span with what the gateway answered. */

@@ -40,6 +40,32 @@ describe('request keys', () => {
     );
   });
 
+  it('sort keys as JSON.stringify of a sorted copy would, at any width and in any script', () => {
+    const reference = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+      if (value === null || typeof value !== 'object') return JSON.stringify(value);
+      const record = value as Record<string, unknown>;
+      return `{${Object.keys(record)
+        .sort()
+        .map((key) => `${JSON.stringify(key)}:${reference(record[key])}`)
+        .join(',')}}`;
+    };
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const alphabet = ['a', 'B', 'z', '_', '1', 'é', 'Ω', '😀', 'aa', 'a1', ''];
+    for (const width of [0, 1, 2, 5, 31, 32, 33, 80]) {
+      const record: Record<string, unknown> = {};
+      for (let index = 0; index < width; index++) {
+        const key = `${alphabet[Math.floor(random() * alphabet.length)]}${Math.floor(random() * 50)}`;
+        record[key] = { [`${key}x`]: index, a: [index, { z: 1, y: 2 }] };
+      }
+      expect(canonicalJson(record)).toBe(reference(record));
+    }
+  });
+
   it('differ by namespace, provider, model, route and every generation parameter', () => {
     const base = requestKey('chat', 'ns', 'p', 'm', body);
     const variants = [
