@@ -77,7 +77,8 @@ export class Dispatcher {
     options: { stream: boolean; signal?: AbortSignal; hedge?: boolean },
   ): Promise<Dispatched> {
     const { router } = this.#options;
-    const queue = [...chain];
+    // Copied only when a context-length fallback joins the chain.
+    let queue = chain;
     let lastError: unknown;
     let lastUpstreamError: unknown;
     for (let index = 0; index < queue.length; index++) {
@@ -143,10 +144,7 @@ export class Dispatcher {
         retry(
           ({ signal: attemptSignal }) =>
             once(attemptSignal === NEVER_ABORTED ? signal : attemptSignal),
-          {
-            ...this.#options.retry,
-            ...(signal === undefined ? {} : { signal }),
-          },
+          signal === undefined ? this.#options.retry : { ...this.#options.retry, signal },
         );
       try {
         const hedged =
@@ -171,7 +169,9 @@ export class Dispatcher {
         if (options.signal?.aborted === true) throw cause;
         if (isContextLengthError(cause)) {
           const bigger = this.#options.contextFallback(target);
-          if (bigger !== undefined && !queue.includes(bigger)) queue.splice(index + 1, 0, bigger);
+          if (bigger !== undefined && !queue.includes(bigger)) {
+            queue = [...queue.slice(0, index + 1), bigger, ...queue.slice(index + 1)];
+          }
           continue;
         }
         if (

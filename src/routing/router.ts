@@ -451,16 +451,26 @@ export function createRouter(options: RouterOptions): Router {
       );
     }
 
-    // Prompt tokens: given, or counted once per encoding the candidates use.
-    const promptByEncoding = new Map<string, number>();
+    // Prompt tokens: given, or counted once per encoding the candidates use (most requests
+    // see one encoding: kept in two variables, a map only for the others).
+    let firstEncoding: string | undefined;
+    let firstTokens = 0;
+    let otherEncodings: Map<string, number> | undefined;
     const promptTokensFor = (profile: ModelProfile): number => {
       if (constraints.promptTokens !== undefined) return constraints.promptTokens;
       const name = profile.pricedAs ?? profile.upstreamModel;
       const encoding = encodingForModel(name);
-      let tokens = promptByEncoding.get(encoding);
+      if (encoding === firstEncoding) return firstTokens;
+      let tokens = otherEncodings?.get(encoding);
       if (tokens === undefined) {
         tokens = tracker.estimate(name, request).promptTokens;
-        promptByEncoding.set(encoding, tokens);
+        if (firstEncoding === undefined) {
+          firstEncoding = encoding;
+          firstTokens = tokens;
+        } else {
+          otherEncodings ??= new Map();
+          otherEncodings.set(encoding, tokens);
+        }
       }
       return tokens;
     };

@@ -53,15 +53,13 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   async #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
-    const traced = call.traceHeaders !== undefined && call.traceHeaders.length > 0;
-    const headers =
-      call.requestId === undefined && !traced
-        ? this.#headers
-        : [
-            ...this.#headers,
-            ...(call.requestId === undefined ? [] : ['x-request-id', call.requestId]),
-            ...(traced ? (call.traceHeaders as readonly string[]) : []),
-          ];
+    const { requestId, traceHeaders } = call;
+    let headers = this.#headers;
+    if (requestId !== undefined || (traceHeaders !== undefined && traceHeaders.length > 0)) {
+      headers = this.#headers.slice();
+      if (requestId !== undefined) headers.push('x-request-id', requestId);
+      if (traceHeaders !== undefined) for (const item of traceHeaders) headers.push(item);
+    }
     const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
       const response = await this.#pool.request({
