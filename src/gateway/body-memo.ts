@@ -19,7 +19,7 @@ export class BodyMemo {
     this.#maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     this.#bodies = new LRUCache({
       max: options.maxEntries ?? 4_096,
-      maxSize: options.maxBytes ?? 16 * 1024 * 1024,
+      maxSize: options.maxBytes ?? 8 * 1024 * 1024,
       sizeCalculation: (_body, text) => Math.max(1, text.length),
     });
   }
