@@ -629,9 +629,12 @@ export class CompletionService {
   }
 }
 
-/** The request as the semantic cache sees it: the resolved model in place of an alias. */
+/**
+ * The request as the semantic cache sees it: the resolved model in place of an alias (read
+ * from `nominal`, so that a semantic hit is not routed either).
+ */
 function semanticBody(request: CompletionRequest): SemanticRequest {
-  return { ...request.body, model: request.target.model } as unknown as SemanticRequest;
+  return { ...request.body, model: request.nominal.model } as unknown as SemanticRequest;
 }
 
 function semanticScope(request: CompletionRequest): { namespace: string; provider: string } {

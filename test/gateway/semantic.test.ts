@@ -53,6 +53,9 @@ describe('semantic cache in the gateway (offline model)', () => {
     expect(paraphrase.headers.get('x-sluice-cache')).toBe('semantic-hit');
     expect(Number(paraphrase.headers.get('x-sluice-similarity'))).toBeGreaterThan(0.8);
     expect(paraphrase.headers.get('x-sluice-cost-usd')).toBe('0.000000000');
+    // Answered before any deployment was chosen: no routing decision to explain.
+    expect(paraphrase.headers.get('x-sluice-route')).toBeNull();
+    expect(first.headers.get('x-sluice-route')).not.toBeNull();
     const answered = (await paraphrase.json()) as { choices: { message: { content: string } }[] };
     expect(answered.choices[0]?.message.content).toBe(original.choices[0]?.message.content);
     const lookalike = await ask(ON, 'What is the capital of Germany?');
