@@ -262,7 +262,8 @@ export interface TrackedCall {
 /**
  * Statistics of one deployment: a latency EWMA, percentiles over the last `latencyWindow`
  * successful calls (a ring buffer with a sorted copy kept in step: an insert moves at most the
- * window, a percentile is one read), a time-decayed error rate and the in-flight count. Memory is fixed at creation.
+ * window, a percentile is one read), a time-decayed error rate and the in-flight count. Memory
+ * is fixed at creation.
  */
 export class ProfileStats {
   readonly #alpha: number;
