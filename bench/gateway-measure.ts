@@ -31,6 +31,32 @@ export function requestBody(promptKb = 0): string {
   return JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
 }
 
+/**
+ * `count` different requests like `requestBody(promptKb)` (the user message ends in its
+ * number), for `--bodies distinct`: sent in turn, more of them than the gateway's body memo
+ * holds, so every request is new to it, as a real miss is.
+ */
+export function requestBodies(promptKb: number, count: number): string[] {
+  const base = JSON.parse(requestBody(promptKb)) as { messages: { content: string }[] };
+  const content = base.messages[0]?.content ?? '';
+  return Array.from({ length: count }, (_, index) =>
+    JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `${content} (request ${index})` }],
+    }),
+  );
+}
+
+/** The body of a target's next request: its own, or the next of its distinct bodies. */
+function nextBody(target: Target): string {
+  const bodies = target.bodies;
+  if (bodies === undefined || bodies.length === 0) return target.body;
+  const cursor = bodyCursors.get(target) ?? 0;
+  bodyCursors.set(target, cursor + 1);
+  return bodies[cursor % bodies.length] as string;
+}
+const bodyCursors = new WeakMap<Target, number>();
+
 /** Requests timed per target in one latency round (rounds interleave the targets). */
 export const LATENCY_ROUND_SIZE = 100;
 /** Requests per target in the correctness check. */
@@ -59,6 +85,8 @@ export interface Settings {
   profileDir: string | undefined;
   /** KB of prompt in the request's user message (`--prompt-kb`); 0 for the small default. */
   promptKb: number;
+  /** `same`: one body for every request; `distinct`: a new body each time except for (d). */
+  bodies: 'same' | 'distinct';
   /** How Sluice's target configures the model (`--route`): by name (routed) or a wildcard. */
   route: 'named' | 'wildcard';
 }
@@ -73,8 +101,10 @@ export interface Target {
   origin: string;
   path: string;
   headers: Record<string, string>;
-  /** The request body (`requestBody`). */
+  /** The request body (`requestBody`): of the checks, and of every request unless `bodies`. */
   body: string;
+  /** With `--bodies distinct`: the bodies throughput and latency requests take in turn. */
+  bodies?: readonly string[] | undefined;
   /** Upstream calls each request must cause: 1 through a pass-through, 0 on a cache hit. */
   upstreamCalls: 0 | 1;
   /** The `x-sluice-cache` header every answer must carry, for the Sluice targets. */
@@ -151,12 +181,12 @@ export function clientFor(target: Target): Client {
   });
 }
 
-export async function send(client: Client, target: Target): Promise<Answer> {
+export async function send(client: Client, target: Target, body = target.body): Promise<Answer> {
   const response = await client.request({
     method: 'POST',
     path: target.path,
     headers: target.headers,
-    body: target.body,
+    body,
   });
   const text = await response.body.text();
   const cache = response.headers['x-sluice-cache'];
@@ -254,6 +284,18 @@ function autocannonRun(
         method: 'POST',
         headers: target.headers,
         body: target.body,
+        ...(target.bodies === undefined
+          ? {}
+          : {
+              requests: [
+                {
+                  setupRequest: (request: autocannon.Request) => ({
+                    ...request,
+                    body: nextBody(target),
+                  }),
+                },
+              ],
+            }),
         connections: settings.connections,
         pipelining: 1,
         duration: seconds,
@@ -406,8 +448,9 @@ export async function measureLatency(
   );
   const failures = new Map(targets.map((target) => [target.id, 0]));
   const timeOne = async (target: Target, client: Client): Promise<number> => {
+    const body = nextBody(target);
     const started = performance.now();
-    const answer = await send(client, target);
+    const answer = await send(client, target, body);
     const elapsed = performance.now() - started;
     const wrongCache =
       target.sluiceCache !== undefined && answer.sluiceCache !== target.sluiceCache;

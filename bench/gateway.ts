@@ -1,13 +1,17 @@
 /**
  * `sluice bench gateway [--json FILE] [--quick] [--duration S] [--warmup S] [--requests N]
- * [--portkey VERSION] [--profile DIR] [--prompt-kb N] [--route named|wildcard]`: what the
+ * [--portkey VERSION] [--profile DIR] [--prompt-kb N] [--route named|wildcard]
+ * [--bodies same|distinct]`: what the
  * Sluice gateway costs on top of an upstream, against a bare fastify + undici proxy (the floor)
  * and Portkey's open-source gateway, in one run on loopback against the mock provider at zero
  * latency.
  *
  * Targets, each sent the same non-streaming chat completion (a small one, or with `--prompt-kb`
  * a user message of N KB); Sluice's model is configured by name, so its requests are routed
- * (`--route wildcard`: passed through a wildcard, as runs before 2026-12-03 did):
+ * (`--route wildcard`: passed through a wildcard, as runs before 2026-12-03 did). With
+ * `--bodies distinct`, (a), (b), (c) and (e) send 10,000 different bodies in turn (the user
+ * message numbered), more than the gateway's body memo holds, so that (c) pays what a real miss
+ * with new bytes pays; (d) keeps its one body:
  * - (a) direct to the mock provider;
  * - (b) a bare fastify + undici pass-through proxy (`bare-proxy.ts`, 64 upstream connections,
  *   the same as Sluice's provider pool);
@@ -57,6 +61,7 @@ import {
   type LatencyPhase,
   measureLatency,
   measureThroughput,
+  requestBodies,
   requestBody,
   type Settings,
   send,
@@ -95,8 +100,13 @@ function settingsFrom(args: string[]): { settings: Settings; json: string | unde
     'profile',
     'prompt-kb',
     'route',
+    'bodies',
   ]);
   const route = extra.route ?? 'named';
+  const bodies = extra.bodies ?? 'same';
+  if (bodies !== 'same' && bodies !== 'distinct') {
+    throw new ConfigError(`--bodies must be 'same' or 'distinct', got '${bodies}'`);
+  }
   if (route !== 'named' && route !== 'wildcard') {
     throw new ConfigError(`--route must be 'named' or 'wildcard', got '${route}'`);
   }
@@ -124,6 +134,7 @@ function settingsFrom(args: string[]): { settings: Settings; json: string | unde
       portkey: extra.portkey ?? 'latest',
       profileDir: extra.profile,
       promptKb: promptKb ?? 0,
+      bodies,
       route,
     },
   };
@@ -179,6 +190,9 @@ async function startServers(
 
   const json = { 'content-type': 'application/json' };
   const body = requestBody(settings.promptKb);
+  // More than the gateway's body memo holds (4,096), sent in turn: each is new to it.
+  const bodies =
+    settings.bodies === 'distinct' ? requestBodies(settings.promptKb, 10_000) : undefined;
   const targets: Target[] = [
     {
       id: 'a',
@@ -188,6 +202,7 @@ async function startServers(
       path: `${mockUrl.pathname.replace(/\/+$/, '')}/chat/completions`,
       headers: json,
       body,
+      bodies,
       upstreamCalls: 1,
       sluiceCache: undefined,
     },
@@ -199,6 +214,7 @@ async function startServers(
       path: CHAT_PATH,
       headers: json,
       body,
+      bodies,
       upstreamCalls: 1,
       sluiceCache: undefined,
     },
@@ -210,6 +226,7 @@ async function startServers(
       path: CHAT_PATH,
       headers: { ...json, 'cache-control': 'no-store' },
       body,
+      bodies,
       upstreamCalls: 1,
       sluiceCache: 'bypass',
     },
@@ -242,6 +259,7 @@ async function startServers(
         'x-portkey-custom-host': mock.url,
       },
       body,
+      bodies,
       upstreamCalls: 1,
       sluiceCache: undefined,
     });
@@ -299,7 +317,7 @@ CPU/req: CPU time of the process under test per request in the rounds (for (a), 
 latency: 1 connection, ${settings.latencyRequests.toLocaleString('en-US')} sequential requests per target timed with performance.now(), interleaved rounds of ${LATENCY_ROUND_SIZE}; added = p50 (p99) minus the direct p50 (p99)
 other processes before the run: ${cores(environment.foreignCoresBeforeRun)}
 Sluice's model: ${settings.route === 'named' ? 'configured by name, so every request is routed (--route named)' : 'a wildcard, planned once per model name (--route wildcard)'}
-request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a chat completion whose user message is ${settings.promptKb} KB (--prompt-kb)`}`,
+request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a chat completion whose user message is ${settings.promptKb} KB (--prompt-kb)`}${settings.bodies === 'distinct' ? '; (a) (b) (c) (e) send 10,000 distinct bodies in turn (--bodies distinct)' : ', the same body every time'}`,
   );
 
   const abort = new AbortController();

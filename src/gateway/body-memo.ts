@@ -1,15 +1,28 @@
 import { LRUCache } from 'lru-cache';
 
+/** What `BodyMemo.recall` knows of a body's bytes. */
+export type Recalled =
+  /** Seen twice or more lately: its shared, frozen parse. */
+  | { readonly body: object; readonly text?: undefined }
+  /** New, or seen once: parse it, then hand the parse to `remember`. */
+  | { readonly body?: undefined; readonly text: string; readonly again: boolean };
+
+/** Marks bytes seen once: the text alone is held, not a parse. */
+const SEEN_ONCE = Object.freeze({});
+
 /**
  * Parsed request bodies by their bytes. An exact cache hit is a request repeated, and a client
  * repeating a request sends the same bytes (the same SDK serialises the same object the same
- * way): parsing, validating and keying those bytes again gives the same result every time. The
- * memo hands out one deep-frozen parse per distinct body, and what is computed from a frozen
- * body (its validated form, its cache key) is remembered against it (see `frozenMemo`), so a
- * repeated request costs a map lookup instead of a parse, a schema check and a hash.
+ * way): parsing, validating and keying those bytes again gives the same result every time. Bytes
+ * seen a second time get one deep-frozen parse, shared from then on by every request with those
+ * bytes, and what is computed from a frozen body (its validated form, its cache key) is
+ * remembered against it (see `frozenMemo`), so a repeated request costs a map lookup instead of
+ * a parse, a schema check and a hash. Bytes seen once are only noted (their text, no parse and
+ * no freeze): a stream of new requests, as misses are, pays a lookup and keeps no parsed
+ * objects alive.
  *
- * Bounded: bodies up to `maxBodyBytes` only, at most `maxEntries` of them and `maxBytes` in
- * all (least recently used out first). A body over the bound is parsed as usual.
+ * Bounded: bodies up to `maxBodyBytes` only, at most `maxEntries` of them and `maxBytes` of text
+ * in all (least recently used out first). A body over the bound is parsed as usual.
  */
 export class BodyMemo {
   readonly #bodies: LRUCache<string, object>;
@@ -24,20 +37,28 @@ export class BodyMemo {
     });
   }
 
-  /** The frozen parse of `bytes`, if these bytes were parsed lately. */
-  get(bytes: Buffer): object | undefined {
-    if (bytes.length > this.#maxBodyBytes || this.#bodies.size === 0) return undefined;
-    // latin1: one character per byte, so equal texts are equal bytes (no decoding, no hash).
-    return this.#bodies.get(bytes.toString('latin1'));
+  /** What is known of `bytes`; undefined for a body too big to keep. */
+  recall(bytes: Buffer): Recalled | undefined {
+    if (bytes.length > this.#maxBodyBytes) return undefined;
+    // latin1: one character per byte, so equal texts are equal bytes (no decoding).
+    const text = bytes.toString('latin1');
+    const known = this.#bodies.get(text);
+    if (known === undefined) return { text, again: false };
+    if (known === SEEN_ONCE) return { text, again: true };
+    return { body: known };
   }
 
-  /** Remembers the parse of `bytes` (an object or array), frozen; returns the frozen value. */
-  set(bytes: Buffer, parsed: unknown): unknown {
-    if (bytes.length > this.#maxBodyBytes || parsed === null || typeof parsed !== 'object') {
+  /**
+   * Notes the parse of bytes `recall` did not know: bytes seen a second time keep it, frozen,
+   * and the frozen value is returned; first-seen bytes are only noted, and `parsed` returned.
+   */
+  remember(recalled: Recalled & { text: string }, parsed: unknown): unknown {
+    if (!recalled.again || parsed === null || typeof parsed !== 'object') {
+      this.#bodies.set(recalled.text, SEEN_ONCE);
       return parsed;
     }
     const frozen = deepFreeze(parsed);
-    this.#bodies.set(bytes.toString('latin1'), frozen);
+    this.#bodies.set(recalled.text, frozen);
     return frozen;
   }
 }

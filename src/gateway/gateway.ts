@@ -127,12 +127,12 @@ export function createGateway(
     done: (error: Error | null, body?: unknown) => void,
   ) => {
     request.rawBody = bytes;
-    const known = bodies.get(bytes);
-    if (known !== undefined) return done(null, known);
+    const recalled = bodies.recall(bytes);
+    if (recalled?.body !== undefined) return done(null, recalled.body);
     // fastify's JSON parser reads a Buffer as well (its type says string only).
     parseJson(request, bytes as unknown as string, (error, body) => {
       if (error !== null) return done(error);
-      done(null, bodies.set(bytes, body));
+      done(null, recalled === undefined ? body : bodies.remember(recalled, body));
     });
   };
   app.removeContentTypeParser(['text/plain', 'application/json']);

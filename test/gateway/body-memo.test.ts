@@ -5,34 +5,45 @@ import { parseChatBody } from '../../src/gateway/validation.js';
 
 const bytesOf = (value: unknown) => Buffer.from(JSON.stringify(value));
 
+/** What the gateway's parser does with the memo: recall, else parse and remember. */
+function parseThrough(memo: BodyMemo, bytes: Buffer): unknown {
+  const recalled = memo.recall(bytes);
+  if (recalled?.body !== undefined) return recalled.body;
+  const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+  return recalled === undefined ? parsed : memo.remember(recalled, parsed);
+}
+
 describe('BodyMemo', () => {
-  it('hands out one frozen parse per distinct body bytes', () => {
+  it('notes bytes seen once, and shares one frozen parse from the second sighting on', () => {
     const memo = new BodyMemo();
     const body = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
-    expect(memo.get(bytesOf(body))).toBeUndefined();
-    const stored = memo.set(bytesOf(body), structuredClone(body)) as typeof body;
-    expect(Object.isFrozen(stored)).toBe(true);
-    expect(Object.isFrozen(stored.messages[0])).toBe(true);
-    expect(memo.get(bytesOf(body))).toBe(stored);
+    const first = parseThrough(memo, bytesOf(body)) as typeof body;
+    expect(first).toEqual(body);
+    expect(Object.isFrozen(first)).toBe(false);
+    const second = parseThrough(memo, bytesOf(body)) as typeof body;
+    expect(Object.isFrozen(second)).toBe(true);
+    expect(Object.isFrozen(second.messages[0])).toBe(true);
+    expect(parseThrough(memo, bytesOf(body))).toBe(second);
+    expect(memo.recall(bytesOf(body))?.body).toBe(second);
     // Other bytes for an equal value (another key order) are another entry.
-    expect(memo.get(Buffer.from('{"messages":[{"role":"user","content":"hi"}],"model":"m"}'))).toBe(
-      undefined,
-    );
+    const reordered = Buffer.from('{"messages":[{"role":"user","content":"hi"}],"model":"m"}');
+    expect(memo.recall(reordered)).toEqual({ text: reordered.toString('latin1'), again: false });
     expect(() => {
-      (stored.messages as unknown[]).push({});
+      (second.messages as unknown[]).push({});
     }).toThrow(TypeError);
   });
 
   it('keeps nothing over its bounds: a big body, a scalar, the least recent entry', () => {
     const memo = new BodyMemo({ maxEntries: 2, maxBodyBytes: 64 });
     const big = bytesOf({ text: 'x'.repeat(100) });
-    memo.set(big, { text: 'x'.repeat(100) });
-    expect(memo.get(big)).toBeUndefined();
-    expect(memo.set(Buffer.from('3'), 3)).toBe(3);
-    expect(memo.get(Buffer.from('3'))).toBeUndefined();
-    for (const name of ['a', 'b', 'c']) memo.set(bytesOf({ name }), { name });
-    expect(memo.get(bytesOf({ name: 'a' }))).toBeUndefined();
-    expect(memo.get(bytesOf({ name: 'c' }))).toEqual({ name: 'c' });
+    expect(memo.recall(big)).toBeUndefined();
+    for (let index = 0; index < 3; index++) expect(parseThrough(memo, Buffer.from('3'))).toBe(3);
+    for (const name of ['a', 'b', 'c']) {
+      parseThrough(memo, bytesOf({ name }));
+      parseThrough(memo, bytesOf({ name }));
+    }
+    expect(memo.recall(bytesOf({ name: 'a' }))).toMatchObject({ again: false });
+    expect(memo.recall(bytesOf({ name: 'c' }))?.body).toEqual({ name: 'c' });
   });
 });
 
