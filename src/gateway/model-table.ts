@@ -44,8 +44,22 @@ export interface Plan {
   readonly target: Target;
   /** The target first, then its fallbacks in order. */
   readonly chain: readonly Target[];
-  /** The router's decision (undefined for wildcard pass-through). */
+  /** The router's decision (undefined for wildcard pass-through and a sole deployment). */
   readonly decision: RouteDecision | undefined;
+  /** `x-sluice-route` when there is no decision to explain it (a sole deployment). */
+  readonly explain?: string;
+}
+
+/**
+ * A configured model the router has nothing to choose for: one deployment, no fallbacks. Its
+ * plan is fixed; what routing still has to check per request (the circuit, the context window,
+ * the output cap) is checked against a bound that costs no token count.
+ */
+interface SoleDeployment {
+  readonly plan: Plan;
+  readonly deployment: string;
+  readonly contextWindow: number | undefined;
+  readonly maxOutputTokens: number | undefined;
 }
 
 /**
@@ -108,6 +122,7 @@ export class ModelTable {
   readonly #aliases: ReadonlySet<string>;
   readonly #wildcard: Provider | undefined;
   readonly #wildcardPlans = new Map<string, Plan>();
+  readonly #sole = new Map<string, SoleDeployment>();
   readonly #listed: { id: string; object: 'model'; created: number; owned_by: string }[];
 
   constructor(
@@ -224,6 +239,31 @@ export class ModelTable {
                   },
                 }),
           });
+    const router = this.router;
+    if (router !== undefined) {
+      const withFallbacks = new Set(Object.keys(routing.fallbacks ?? {}));
+      for (const profile of router.profiles()) {
+        const targets = this.#byModel.get(profile.model) ?? [];
+        const target = targets[0];
+        if (targets.length !== 1 || target === undefined || withFallbacks.has(profile.model)) {
+          continue;
+        }
+        this.#sole.set(profile.model, {
+          plan: {
+            target,
+            chain: [target],
+            decision: undefined,
+            explain: `${profile.model}->${profile.model} (sole deployment)`.replace(
+              /[^\x20-\x7e]/g,
+              '?',
+            ),
+          },
+          deployment: profile.deployment,
+          contextWindow: profile.contextWindow,
+          maxOutputTokens: profile.maxOutputTokens,
+        });
+      }
+    }
     this.#listed = [...this.#byModel.keys(), ...this.#aliases].map((name) => ({
       id: name,
       object: 'model' as const,
@@ -279,13 +319,54 @@ export class ModelTable {
     caller: Caller,
     body: Record<string, unknown>,
     constraints: RouteConstraints = {},
+    bodyBytes?: number,
   ): LazyPlan {
     const nominal = this.#byModel.get(name)?.[0];
     if (nominal === undefined || this.router === undefined) {
       return routedPlan(this.plan(name, caller, body, constraints));
     }
     this.#admit(name, caller, true);
-    return new DeferredPlan(nominal, () => this.#routed(name, body, constraints));
+    return new DeferredPlan(
+      nominal,
+      () =>
+        this.#solePlan(name, body, constraints, bodyBytes) ?? this.#routed(name, body, constraints),
+    );
+  }
+
+  /**
+   * The fixed plan of a model with a sole deployment, when nothing the router would check can
+   * refuse the request: no constraint given, the circuit closed, the output cap respected, and
+   * the prompt's size in bytes (an upper bound of its token count: every token is at least one
+   * byte of text, and the JSON around each message outweighs its per-message tokens) plus the
+   * requested output within the context window. Undefined otherwise: the router decides (and
+   * explains a refusal).
+   */
+  #solePlan(
+    name: string,
+    body: Record<string, unknown>,
+    constraints: RouteConstraints,
+    bodyBytes: number | undefined,
+  ): Plan | undefined {
+    const sole = this.#sole.get(name);
+    if (sole === undefined || bodyBytes === undefined) return undefined;
+    if (
+      constraints.minQuality !== undefined ||
+      constraints.maxLatencyMs !== undefined ||
+      constraints.requiredContextTokens !== undefined
+    ) {
+      return undefined;
+    }
+    if (this.router?.breaker(sole.deployment)?.isAvailable() !== true) return undefined;
+    const output = outputTokensOf(body);
+    if (output === null) return undefined;
+    if (sole.maxOutputTokens !== undefined && output > sole.maxOutputTokens) return undefined;
+    if (sole.contextWindow !== undefined) {
+      // Images are counted at a fixed number of tokens, whatever their URL's length.
+      // An eighth more, for JSON the tokenizer reads re-serialised (a number in exponent form).
+      const bound = bodyBytes + (bodyBytes >> 3) + 64;
+      if (bound + output > sole.contextWindow || hasImages(body)) return undefined;
+    }
+    return sole.plan;
   }
 
   /**
@@ -411,4 +492,26 @@ export class ModelTable {
     if (allowed === undefined || allowed.has('*')) return this.#listed;
     return this.#listed.filter((model) => allowed.has(model.id));
   }
+}
+
+/** The output the request asks for (0 when it sets no cap); null when the cap is malformed. */
+function outputTokensOf(body: Record<string, unknown>): number | null {
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  if (cap === undefined || cap === null) return 0;
+  return typeof cap === 'number' && Number.isSafeInteger(cap) && cap > 0 ? cap : null;
+}
+
+/** Whether a chat request carries a content part other than text. */
+function hasImages(body: Record<string, unknown>): boolean {
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return false;
+  for (const message of messages) {
+    const content = (message as { content?: unknown } | null)?.content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content) {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (type !== 'text' && type !== 'refusal') return true;
+    }
+  }
+  return false;
 }

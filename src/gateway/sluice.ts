@@ -328,7 +328,13 @@ export class Sluice {
     }
     const constraints = constraintsOf(controls, extension, this.accounting.remainingFor(caller));
     // A configured model is routed only on a miss (see `LazyPlan`).
-    let plan = this.models.lazyPlan(body.model, caller, body, constraints);
+    let plan = this.models.lazyPlan(
+      body.model,
+      caller,
+      body,
+      constraints,
+      controls.rawBody?.length,
+    );
     let directives = parseCacheDirectives(controls.cacheControl, controls.cacheTtl);
     const advice = this.accounting.advise(caller, plan.nominal);
     if (advice !== undefined) {
@@ -603,8 +609,8 @@ class PreparedRequest implements CompletionRequest {
   #noteRoute(plan: Plan): Plan {
     this.#routed = plan;
     this.exchange.provider = plan.target.provider.name;
-    if (plan.decision !== undefined)
-      this.exchange.headers['x-sluice-route'] = plan.decision.explain;
+    const explain = plan.decision?.explain ?? plan.explain;
+    if (explain !== undefined) this.exchange.headers['x-sluice-route'] = explain;
     return plan;
   }
 }

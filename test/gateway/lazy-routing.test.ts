@@ -10,6 +10,14 @@ beforeAll(async () => {
       { name: 'gpt-4o-mini', provider: 'mock' },
       // A window too small for the long question below: the router refuses it.
       { name: 'tiny', provider: 'mock', upstreamModel: 'mock-small', contextWindow: 64 },
+      // A window the bytes of a mid-sized question exceed but its tokens do not.
+      {
+        name: 'narrow',
+        provider: 'mock',
+        upstreamModel: 'mock-narrow',
+        contextWindow: 400,
+        maxOutputTokens: 100,
+      },
     ],
     {
       routing: { retries: { attempts: 1 }, breaker: { failures: 2, cooldown: '1m' } },
@@ -22,11 +30,16 @@ afterAll(async () => {
   await served?.close();
 });
 
-const ask = (model: string, content: string, headers: Record<string, string> = {}) =>
+const ask = (
+  model: string,
+  content: string,
+  headers: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+) =>
   fetch(`${served.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], ...extra }),
   });
 
 describe('routing a configured model only on a miss', () => {
@@ -34,7 +47,8 @@ describe('routing a configured model only on a miss', () => {
     const miss = await ask('gpt-4o-mini', 'lazy routing question one');
     expect(miss.status).toBe(200);
     expect(miss.headers.get('x-sluice-cache')).toBe('miss');
-    expect(miss.headers.get('x-sluice-route')).toMatch(/^gpt-4o-mini->gpt-4o-mini cost=/);
+    // One deployment, no fallbacks: nothing for the router to weigh.
+    expect(miss.headers.get('x-sluice-route')).toBe('gpt-4o-mini->gpt-4o-mini (sole deployment)');
     const body = await miss.text();
 
     const hit = await ask('gpt-4o-mini', 'lazy routing question one');
@@ -81,5 +95,30 @@ describe('routing a configured model only on a miss', () => {
     expect(error.code).toBe('no_route');
     expect(error.param).toBe('model');
     expect(served.upstream.stats().chatCompletions).toBe(calls);
+  });
+
+  it('leaves a sole deployment to the router whenever the cheap checks cannot tell', async () => {
+    const small = await ask('narrow', 'a short question');
+    expect(small.headers.get('x-sluice-route')).toBe('narrow->narrow (sole deployment)');
+    await small.text();
+    // About 330 bytes but well under 400 tokens: counted, routed, and explained with a cost.
+    const mid = await ask(
+      'narrow',
+      'ten words of a question that fits the window well. '.repeat(5),
+    );
+    expect(mid.status).toBe(200);
+    expect(mid.headers.get('x-sluice-route')).toMatch(/^narrow->narrow cost=/);
+    await mid.text();
+    // Over the output cap: the router refuses it, as it would have before.
+    const greedy = await ask('narrow', 'a short question, again', {}, { max_tokens: 500 });
+    expect(greedy.status).toBe(400);
+    expect(((await greedy.json()) as { error: { code: string } }).error.code).toBe('no_route');
+    // A constraint goes to the router too.
+    const strict = await ask('narrow', 'a short question, once more', {
+      'x-sluice-min-quality': '0.1',
+    });
+    expect(strict.status).toBe(200);
+    expect(strict.headers.get('x-sluice-route')).toMatch(/^narrow->narrow q>=0\.1 /);
+    await strict.text();
   });
 });
