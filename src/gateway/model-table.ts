@@ -2,6 +2,7 @@ import type { CostTracker } from '../cost/tracker.js';
 import { NoRouteError } from '../routing/errors.js';
 import type { DeploymentConfig } from '../routing/profiles.js';
 import {
+  ascii,
   createRouter,
   type RouteConstraints,
   type RouteDecision,
@@ -64,50 +65,22 @@ interface SoleDeployment {
 
 /**
  * A plan whose routing can wait: `nominal` names the model (what the exact cache keys on and a
- * cache hit is recorded against) before any deployment is chosen; `resolve()` routes, once.
- * A configured model's cache hit never asks the router: its deployments are interchangeable
- * for the cache, and the answer needs no deployment, context check or cost estimate.
+ * cache hit is recorded against) before any deployment is chosen. A configured model's cache
+ * hit never asks the router: its deployments are interchangeable for the cache, and the answer
+ * needs no deployment, context check or cost estimate.
  */
 export interface LazyPlan {
   /** The model's first deployment (an alias's or a wildcard's plan: its target). */
   readonly nominal: Target;
-  /** The routed plan, once `resolve()` has run. */
+  /** The plan, when it was routed at once (an alias, a wildcard, a budget downgrade). */
   readonly routed: Plan | undefined;
-  /** Routes (the first call only), or throws what `ModelTable.plan` throws. */
-  resolve(): Plan;
+  /** Routes, throwing what `ModelTable.plan` throws; undefined when `routed` is set. */
+  readonly route: (() => Plan) | undefined;
 }
 
 /** An already routed plan as a `LazyPlan`. */
 export function routedPlan(plan: Plan): LazyPlan {
-  return { nominal: plan.target, routed: plan, resolve: () => plan };
-}
-
-class DeferredPlan implements LazyPlan {
-  readonly nominal: Target;
-  readonly #route: () => Plan;
-  #plan: Plan | undefined;
-  #error: unknown;
-
-  constructor(nominal: Target, route: () => Plan) {
-    this.nominal = nominal;
-    this.#route = route;
-  }
-
-  get routed(): Plan | undefined {
-    return this.#plan;
-  }
-
-  resolve(): Plan {
-    if (this.#plan !== undefined) return this.#plan;
-    if (this.#error !== undefined) throw this.#error;
-    try {
-      this.#plan = this.#route();
-    } catch (error) {
-      this.#error = error;
-      throw error;
-    }
-    return this.#plan;
-  }
+  return { nominal: plan.target, routed: plan, route: undefined };
 }
 
 /**
@@ -253,10 +226,7 @@ export class ModelTable {
             target,
             chain: [target],
             decision: undefined,
-            explain: `${profile.model}->${profile.model} (sole deployment)`.replace(
-              /[^\x20-\x7e]/g,
-              '?',
-            ),
+            explain: ascii(`${profile.model}->${profile.model} (sole deployment)`),
           },
           deployment: profile.deployment,
           contextWindow: profile.contextWindow,
@@ -310,7 +280,7 @@ export class ModelTable {
   }
 
   /**
-   * Like `plan`, but a configured model (not an alias) is routed only when `resolve()` is
+   * Like `plan`, but a configured model (not an alias) is routed only when `route()` is
    * called, after the cache has had its say. An alias is routed at once: which model it
    * resolves to is part of the cache key. Throws 404 and 403 at once, as `plan` does.
    */
@@ -326,11 +296,12 @@ export class ModelTable {
       return routedPlan(this.plan(name, caller, body, constraints));
     }
     this.#admit(name, caller, true);
-    return new DeferredPlan(
+    return {
       nominal,
-      () =>
+      routed: undefined,
+      route: () =>
         this.#solePlan(name, body, constraints, bodyBytes) ?? this.#routed(name, body, constraints),
-    );
+    };
   }
 
   /**
@@ -358,7 +329,6 @@ export class ModelTable {
     }
     if (this.router?.breaker(sole.deployment)?.isAvailable() !== true) return undefined;
     const output = outputTokensOf(body);
-    if (output === null) return undefined;
     if (sole.maxOutputTokens !== undefined && output > sole.maxOutputTokens) return undefined;
     if (sole.contextWindow !== undefined) {
       // Images are counted at a fixed number of tokens, whatever their URL's length.
@@ -494,11 +464,10 @@ export class ModelTable {
   }
 }
 
-/** The output the request asks for (0 when it sets no cap); null when the cap is malformed. */
-function outputTokensOf(body: Record<string, unknown>): number | null {
+/** The output a validated request asks for (a positive integer, or 0 when it sets no cap). */
+function outputTokensOf(body: Record<string, unknown>): number {
   const cap = body.max_completion_tokens ?? body.max_tokens;
-  if (cap === undefined || cap === null) return 0;
-  return typeof cap === 'number' && Number.isSafeInteger(cap) && cap > 0 ? cap : null;
+  return typeof cap === 'number' ? cap : 0;
 }
 
 /** Whether a chat request carries a content part other than text. */

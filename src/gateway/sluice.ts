@@ -567,7 +567,7 @@ class PreparedRequest implements CompletionRequest {
   readonly priority: CompletionRequest['priority'];
   readonly hedge: boolean | undefined;
   readonly rawBody: Buffer | undefined;
-  readonly #plan: LazyPlan;
+  readonly #route: (() => Plan) | undefined;
   #routed: Plan | undefined;
 
   constructor(
@@ -586,7 +586,7 @@ class PreparedRequest implements CompletionRequest {
     this.priority = fields.priority;
     this.hedge = fields.hedge;
     this.rawBody = fields.rawBody;
-    this.#plan = plan;
+    this.#route = plan.route;
     if (plan.routed !== undefined) this.#noteRoute(plan.routed);
   }
 
@@ -603,7 +603,7 @@ class PreparedRequest implements CompletionRequest {
   }
 
   #resolve(): Plan {
-    return this.#routed ?? this.#noteRoute(this.#plan.resolve());
+    return this.#routed ?? this.#noteRoute((this.#route as () => Plan)());
   }
 
   #noteRoute(plan: Plan): Plan {

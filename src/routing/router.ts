@@ -948,8 +948,8 @@ function fitExplain(head: string, rejected: readonly string[]): string {
   return text;
 }
 
-/** Printable ASCII only: anything else (controls, non-ASCII) becomes `?`. */
-function ascii(text: string): string {
+/** Printable ASCII only: anything else (controls, non-ASCII) becomes `?` (for headers). */
+export function ascii(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?');
 }
 
