@@ -115,12 +115,11 @@ export function countTokens(text: string, model: string): number {
   return tokenizerForModel(model).count(text);
 }
 
-/** Texts from this long are remembered in the text memo (compared whole on a hit). */
+/** Texts from this long are keyed by length and ends in the memo (compared whole on a hit). */
 const MEMO_MIN_CHARS = 256;
 /**
- * Shorter texts are remembered in a plain map (the string is the key): a lookup costs a tenth
- * of tokenizing "Say hello". Emptied when full; at most this many texts of under
- * `MEMO_MIN_CHARS` characters each (about 1 MB).
+ * Shorter texts are keyed by the text itself: a lookup costs a tenth of tokenizing "Say hello".
+ * At most this many, of under `MEMO_MIN_CHARS` characters each (about 1 MB).
  */
 const SHORT_TEXTS = 4_096;
 
@@ -131,20 +130,10 @@ function createTokenizer(encoding: EncodingName, module: EncodingModule): Tokeni
     minChars: MEMO_MIN_CHARS,
     maxChars: 8 * 1024 * 1024,
     maxTexts: 16_384,
+    shortTexts: SHORT_TEXTS,
   });
   const tokenize = (text: string): number => module.countTokens(text, PLAIN_TEXT);
-  const short = new Map<string, number>();
-  const count = (text: string): number => {
-    if (text.length === 0) return 0;
-    if (text.length >= MEMO_MIN_CHARS) return memo.get(text, tokenize);
-    let tokens = short.get(text);
-    if (tokens === undefined) {
-      tokens = tokenize(text);
-      if (short.size >= SHORT_TEXTS) short.clear();
-      short.set(text, tokens);
-    }
-    return tokens;
-  };
+  const count = (text: string): number => (text.length === 0 ? 0 : memo.get(text, tokenize));
 
   const countContent = (content: unknown): number => {
     if (typeof content === 'string') return count(content);

@@ -1,8 +1,14 @@
 import { LRUCache } from 'lru-cache';
 
 export interface TextMemoOptions {
-  /** Texts shorter than this are computed every time (cheaper than a lookup). */
+  /** Texts from this long are keyed by their length and ends (see `TextMemo`). */
   readonly minChars: number;
+  /**
+   * Shorter texts are remembered by the text itself, at most this many (the map is emptied
+   * when full): worth it when computing costs more than hashing a short string, as
+   * tokenizing does. @default 0: computed every time
+   */
+  readonly shortTexts?: number;
   /** Most characters of text held, in total. */
   readonly maxChars: number;
   /** Most texts held. */
@@ -20,9 +26,12 @@ export interface TextMemoOptions {
 export class TextMemo<Value> {
   readonly #memo: LRUCache<string, { readonly text: string; readonly value: Value }>;
   readonly #minChars: number;
+  readonly #short = new Map<string, Value>();
+  readonly #shortTexts: number;
 
   constructor(options: TextMemoOptions) {
     this.#minChars = options.minChars;
+    this.#shortTexts = options.shortTexts ?? 0;
     this.#memo = new LRUCache({
       max: options.maxTexts,
       maxSize: options.maxChars,
@@ -32,12 +41,22 @@ export class TextMemo<Value> {
 
   /** `compute(text)`, from the memo when `text` was computed lately. */
   get(text: string, compute: (text: string) => Value): Value {
-    if (text.length < this.#minChars) return compute(text);
+    if (text.length < this.#minChars) return this.#getShort(text, compute);
     const key = `${text.length}\u0000${text.slice(0, 32)}\u0000${text.slice(-32)}`;
     const known = this.#memo.get(key);
     if (known !== undefined && known.text === text) return known.value;
     const value = compute(text);
     this.#memo.set(key, { text, value });
+    return value;
+  }
+
+  #getShort(text: string, compute: (text: string) => Value): Value {
+    if (this.#shortTexts === 0) return compute(text);
+    // `has`, not `undefined`: a value may be undefined.
+    if (this.#short.has(text)) return this.#short.get(text) as Value;
+    const value = compute(text);
+    if (this.#short.size >= this.#shortTexts) this.#short.clear();
+    this.#short.set(text, value);
     return value;
   }
 }
