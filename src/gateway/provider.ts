@@ -71,6 +71,21 @@ export function headersDeadline(
   };
 }
 
+/**
+ * A provider's own headers (undici's flat name/value form) with the call's request id and trace
+ * context after them; the same array when the call adds none.
+ */
+export function withCallHeaders(headers: readonly string[], call: UpstreamCall): string[] {
+  const { requestId, traceHeaders } = call;
+  if (requestId === undefined && (traceHeaders === undefined || traceHeaders.length === 0)) {
+    return headers as string[];
+  }
+  const all = headers.slice();
+  if (requestId !== undefined) all.push('x-request-id', requestId);
+  if (traceHeaders !== undefined) for (const item of traceHeaders) all.push(item);
+  return all;
+}
+
 /** The call's body as a value, for providers that rewrite the request. */
 export function bodyOf(call: UpstreamCall): unknown {
   return JSON.parse(typeof call.body === 'string' ? call.body : call.body.toString('utf8'));

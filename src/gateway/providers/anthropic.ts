@@ -8,6 +8,7 @@ import {
   type Provider,
   type UpstreamCall,
   type UpstreamResponse,
+  withCallHeaders,
 } from '../provider.js';
 import { SseParser } from '../sse.js';
 import {
@@ -30,7 +31,8 @@ export class AnthropicProvider implements Provider {
   readonly host: string;
   readonly #pool: Pool;
   readonly #basePath: string;
-  readonly #headers: Record<string, string>;
+  /** Header names and values, flat (undici's array form). */
+  readonly #headers: string[];
   readonly #timeoutMs: number;
 
   constructor(config: ProviderConfig) {
@@ -46,12 +48,13 @@ export class AnthropicProvider implements Provider {
       bodyTimeout: config.timeoutMs,
       connect: { timeout: Math.min(config.timeoutMs, 10_000) },
     });
-    this.#headers = {
+    const headers: Record<string, string> = {
       'anthropic-version': ANTHROPIC_VERSION,
       ...config.headers,
       'content-type': 'application/json',
     };
-    if (config.apiKey !== undefined) this.#headers['x-api-key'] = config.apiKey;
+    if (config.apiKey !== undefined) headers['x-api-key'] = config.apiKey;
+    this.#headers = Object.entries(headers).flat();
   }
 
   async chatCompletions(call: UpstreamCall): Promise<UpstreamResponse> {
@@ -151,19 +154,4 @@ function translateStream(upstream: Readable, model: string): TextReadable {
     if (!upstream.destroyed) upstream.destroy();
   });
   return output;
-}
-
-/** The provider's headers plus the call's request id and trace context. */
-function withCallHeaders(
-  headers: Record<string, string>,
-  call: UpstreamCall,
-): Record<string, string> {
-  const trace = call.traceHeaders ?? [];
-  if (call.requestId === undefined && trace.length === 0) return headers;
-  const all = { ...headers };
-  if (call.requestId !== undefined) all['x-request-id'] = call.requestId;
-  for (let index = 0; index + 1 < trace.length; index += 2) {
-    all[trace[index] as string] = trace[index + 1] as string;
-  }
-  return all;
 }

@@ -6,6 +6,7 @@ import {
   type Provider,
   type UpstreamCall,
   type UpstreamResponse,
+  withCallHeaders,
 } from '../provider.js';
 import { closePool, transportError } from './transport.js';
 
@@ -53,13 +54,7 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   async #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
-    const { requestId, traceHeaders } = call;
-    let headers = this.#headers;
-    if (requestId !== undefined || (traceHeaders !== undefined && traceHeaders.length > 0)) {
-      headers = this.#headers.slice();
-      if (requestId !== undefined) headers.push('x-request-id', requestId);
-      if (traceHeaders !== undefined) for (const item of traceHeaders) headers.push(item);
-    }
+    const headers = withCallHeaders(this.#headers, call);
     const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
       const response = await this.#pool.request({
