@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
 import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
+import { chatCompletionJson } from '../helpers/gateway.js';
 
 const KEY_A = 'team-a-key-0123456789';
 const KEY_B = 'team-b-key-0123456789';
@@ -534,18 +535,7 @@ describe('the body sent upstream', () => {
       request.on('end', () => {
         received.push(Buffer.concat(chunks).toString('utf8'));
         response.setHeader('content-type', 'application/json');
-        response.end(
-          JSON.stringify({
-            id: 'chatcmpl-1',
-            object: 'chat.completion',
-            created: 1,
-            model: 'm',
-            choices: [
-              { index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' },
-            ],
-            usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-          }),
-        );
+        response.end(chatCompletionJson('m', 'ok', { prompt_tokens: 3, completion_tokens: 1 }));
       });
     });
     await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));

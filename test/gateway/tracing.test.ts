@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
+import { chatCompletionJson } from '../helpers/gateway.js';
 
 /** The agent's own span: the trace the gateway's spans must join. */
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -39,16 +40,7 @@ beforeAll(async () => {
       }
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(
-        JSON.stringify({
-          id: 'chatcmpl-1',
-          object: 'chat.completion',
-          created: 1,
-          model: 'upstream-mini',
-          choices: [
-            { index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' },
-          ],
-          usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
-        }),
+        chatCompletionJson('upstream-mini', 'hi', { prompt_tokens: 7, completion_tokens: 3 }),
       );
     });
   });

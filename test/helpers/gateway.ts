@@ -49,3 +49,19 @@ export async function startMockGateway(
     },
   };
 }
+
+/** A minimal OpenAI chat completion body, for hand-written upstreams in tests. */
+export function chatCompletionJson(
+  model: string,
+  content: string,
+  usage: { prompt_tokens: number; completion_tokens: number },
+): string {
+  return JSON.stringify({
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  });
+}
