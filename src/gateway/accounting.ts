@@ -190,9 +190,7 @@ export class Accounting {
     const exchange = request.exchange;
     if (exchange.recorded) return exchange.costNanos;
     exchange.recorded = true;
-    const answered =
-      exchange.answeredBy ??
-      (request.nominal === undefined ? request.target : (request.planned ?? request.nominal));
+    const answered = exchange.answeredBy ?? request.planned ?? request.nominal ?? request.target;
     const model = answered.model;
     const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     let priced: RequestCost | undefined;
