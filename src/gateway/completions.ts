@@ -525,12 +525,14 @@ export class CompletionService {
         requestId: exchange.requestId,
         traceHeaders: traced.headers.length === 0 ? undefined : traced.headers,
         signal: attemptSignal,
+        stream: request.stream,
       };
       try {
         const response = await (request.route === 'chat'
           ? target.provider.chatCompletions(call)
           : target.provider.embeddings(call));
-        // Ended at the response's headers: the body's time is the request span's.
+        // Ended at the headers of a stream (its body's time is the request span's), at the
+        // whole answer otherwise.
         endUpstreamTrace(traced, response.status);
         return response;
       } catch (error) {

@@ -104,7 +104,7 @@ export class Dispatcher {
         try {
           const response = await call(target, signal);
           if (response.status < 200 || response.status >= 300) {
-            const text = await response.body.text().catch(() => '');
+            const text = response.text ?? (await response.body.text().catch(() => ''));
             throw statusError(target, response, text);
           }
           if (options.stream) {
@@ -114,17 +114,20 @@ export class Dispatcher {
           }
           // A JSON answer counts only once its whole body is in: a body cut off mid-way is a
           // deployment failure (retried, sent to the fallback, counted by the breaker).
-          let text: string;
-          try {
-            text = await response.body.text();
-          } catch (error) {
-            throw new HttpError(
-              502,
-              'upstream_error',
-              'upstream_error',
-              `provider '${target.provider.name}' cut its answer off`,
-              { cause: error, isRetryable: true },
-            );
+          // (Providers that read the body whole before answering have given it as `text`.)
+          let text = response.text;
+          if (text === undefined) {
+            try {
+              text = await response.body.text();
+            } catch (error) {
+              throw new HttpError(
+                502,
+                'upstream_error',
+                'upstream_error',
+                `provider '${target.provider.name}' cut its answer off`,
+                { cause: error, isRetryable: true },
+              );
+            }
           }
           tracked?.success(performance.now() - started);
           return { response, text };

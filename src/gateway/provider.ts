@@ -1,12 +1,30 @@
-import type { Readable } from 'node:stream';
-
-/** What an upstream answered: status, headers, and a body not yet read. */
+/**
+ * What an upstream answered: status, headers, and a body. For a streaming call the body is not
+ * yet read; for a non-streaming call a provider may read it whole first and give it as `text`.
+ */
 export interface UpstreamResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** Must be consumed or destroyed. */
-  readonly body: Readable & { text(): Promise<string> };
+  /** Must be consumed or destroyed (already consumed, and empty, when `text` is set). */
+  readonly body: UpstreamBody;
+  /** The whole body, when the provider read it before answering (non-streaming calls). */
+  readonly text?: string;
 }
+
+/** An upstream answer's body: undici's readable body, or anything that reads the same way. */
+export interface UpstreamBody extends AsyncIterable<Uint8Array> {
+  /** The rest of the body as UTF-8 text. */
+  text(): Promise<string>;
+  /** Stops reading and releases the connection. */
+  destroy(error?: Error): unknown;
+}
+
+/** The body of an answer whose bytes were all read into `text`: stateless, so shared. */
+export const CONSUMED_BODY: UpstreamBody = Object.freeze({
+  text: () => Promise.resolve(''),
+  destroy: () => undefined,
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {},
+});
 
 /**
  * A call to make upstream. `body` is already serialised JSON: a string, or the client's own
@@ -19,6 +37,11 @@ export interface UpstreamCall {
   readonly requestId?: string;
   /** Trace context for the upstream (`traceparent`, `tracestate`), as flat name/value pairs. */
   readonly traceHeaders?: readonly string[];
+  /**
+   * The answer is an SSE stream: resolve at its headers with the body unread. Otherwise a
+   * provider may resolve once the whole body is in, with `text` set.
+   */
+  readonly stream?: boolean;
 }
 
 /**

@@ -474,6 +474,21 @@ describe('errors are OpenAI-shaped and never crash the gateway', () => {
     expect(await again.text()).toContain('data: [DONE]');
   });
 
+  it('answers 502 to a JSON answer cut off mid-body, and does not store it', async () => {
+    faulty.setOptions({ cutRate: 1 });
+    const request = {
+      model: 'faulty-model',
+      messages: [{ role: 'user', content: freshQuestion() }],
+    };
+    const cut = await post('/v1/chat/completions', request);
+    expect(cut.status).toBe(502);
+    expect(await cut.json()).toMatchObject({ error: { type: 'upstream_error' } });
+    faulty.setOptions({ cutRate: 0 });
+    const again = await post('/v1/chat/completions', request);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('x-sluice-cache')).toBe('miss');
+  });
+
   it('never returns the provider key', async () => {
     const response = await post('/v1/chat/completions', {
       model: 'gpt-4o-mini',

@@ -1,7 +1,8 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
-import { type HttpError, upstreamTimeout } from '../errors.js';
+import { HttpError, upstreamTimeout } from '../errors.js';
 import {
+  CONSUMED_BODY,
   headersDeadline,
   type Provider,
   type UpstreamCall,
@@ -53,7 +54,32 @@ export class OpenAICompatibleProvider implements Provider {
     return this.#post('/embeddings', call);
   }
 
-  async #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+  #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+    return call.stream === true ? this.#postStream(path, call) : this.#postWhole(path, call);
+  }
+
+  /**
+   * A non-streaming call through undici's dispatch API: the answer's chunks are collected by a
+   * handler and the call resolves once the whole body is in, with `text` set. No readable
+   * stream, async resource or event emitter per call (undici's `request()` builds all three).
+   */
+  #postWhole(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
+    return new Promise((resolve, reject) => {
+      const handler = new WholeBodyHandler(this, call, resolve, reject);
+      this.#pool.dispatch(
+        {
+          method: 'POST',
+          path: this.#basePath + path,
+          headers: withCallHeaders(this.#headers, call),
+          body: call.body,
+        },
+        handler,
+      );
+    });
+  }
+
+  /** A streaming call: resolves at the headers with undici's readable body. */
+  async #postStream(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
     const headers = withCallHeaders(this.#headers, call);
     const deadline = headersDeadline(this.#timeoutMs, call.signal);
     try {
@@ -78,8 +104,118 @@ export class OpenAICompatibleProvider implements Provider {
     return transportError(this.name, this.#timeoutMs, error);
   }
 
+  /** How long the upstream may take to send its headers. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
   close(graceMs = 0): Promise<void> {
     return closePool(this.#pool, graceMs);
+  }
+}
+
+type Controller = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
+
+/**
+ * Collects one non-streaming answer. Before the headers, a failure is a transport error (502,
+ * or 504 when the headers deadline passed); after them, a body cut off mid-way is a retryable
+ * 502, like any answer that did not arrive whole.
+ */
+class WholeBodyHandler implements Dispatcher.DispatchHandler {
+  readonly #provider: OpenAICompatibleProvider;
+  readonly #signal: AbortSignal | undefined;
+  readonly #resolve: (response: UpstreamResponse) => void;
+  readonly #reject: (error: HttpError) => void;
+  /** The headers deadline (its own timer only: the caller's signal is followed to the end). */
+  readonly #deadline: ReturnType<typeof headersDeadline>;
+  #status = 0;
+  #headers: UpstreamResponse['headers'] = {};
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #controller: Controller | undefined;
+
+  constructor(
+    provider: OpenAICompatibleProvider,
+    call: UpstreamCall,
+    resolve: (response: UpstreamResponse) => void,
+    reject: (error: HttpError) => void,
+  ) {
+    this.#provider = provider;
+    this.#signal = call.signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#deadline = headersDeadline(provider.timeoutMs, undefined);
+  }
+
+  /** Aborts the call when the caller's signal or the headers deadline fires. */
+  readonly #abort = (): void => {
+    this.#controller?.abort(this.#signal?.reason ?? this.#deadline.signal?.reason);
+  };
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    const signal = this.#signal;
+    const deadline = this.#deadline.signal;
+    if (signal?.aborted === true || deadline?.aborted === true) {
+      this.#abort();
+      return;
+    }
+    signal?.addEventListener('abort', this.#abort, { once: true });
+    deadline?.addEventListener('abort', this.#abort, { once: true });
+  }
+
+  onResponseStart(
+    _controller: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.#endDeadline();
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    this.#signal?.removeEventListener('abort', this.#abort);
+    const chunks = this.#chunks;
+    const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#length);
+    this.#resolve({
+      status: this.#status,
+      headers: this.#headers,
+      body: CONSUMED_BODY,
+      text: bytes.toString('utf8'),
+    });
+  }
+
+  onResponseError(_controller: Controller, error: Error): void {
+    const expired = this.#deadline.expired();
+    this.#endDeadline();
+    this.#signal?.removeEventListener('abort', this.#abort);
+    const provider = this.#provider;
+    if (this.#status !== 0) {
+      this.#reject(
+        new HttpError(
+          502,
+          'upstream_error',
+          'upstream_error',
+          `provider '${provider.name}' cut its answer off`,
+          { cause: error, isRetryable: true },
+        ),
+      );
+    } else if (expired && this.#signal?.aborted !== true) {
+      this.#reject(upstreamTimeout(provider.name, provider.timeoutMs, error));
+    } else {
+      this.#reject(provider.transportError(error));
+    }
+  }
+
+  #endDeadline(): void {
+    this.#deadline.signal?.removeEventListener('abort', this.#abort);
+    this.#deadline.clear();
   }
 }
 
