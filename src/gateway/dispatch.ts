@@ -4,7 +4,7 @@ import { hedge } from '../routing/hedge.js';
 import { NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
 import { parseDuration } from '../shared/duration.js';
-import { HttpError, upstreamStatusError } from './errors.js';
+import { answerCutOff, HttpError, upstreamStatusError } from './errors.js';
 import type { Target } from './model-table.js';
 import type { UpstreamResponse } from './provider.js';
 
@@ -120,13 +120,7 @@ export class Dispatcher {
             try {
               text = await response.body.text();
             } catch (error) {
-              throw new HttpError(
-                502,
-                'upstream_error',
-                'upstream_error',
-                `provider '${target.provider.name}' cut its answer off`,
-                { cause: error, isRetryable: true },
-              );
+              throw answerCutOff(target.provider.name, error);
             }
           }
           tracked?.success(performance.now() - started);

@@ -99,6 +99,17 @@ export function upstreamTimeout(provider: string, timeoutMs: number, cause: unkn
   );
 }
 
+/** A non-streaming answer that stopped after its headers: a deployment failure, retried. */
+export function answerCutOff(provider: string, cause: unknown): HttpError {
+  return new HttpError(
+    502,
+    'upstream_error',
+    'upstream_error',
+    `provider '${provider}' cut its answer off`,
+    { cause, isRetryable: true },
+  );
+}
+
 /**
  * Maps an upstream error response to one of ours with the same status. The upstream's own
  * message is kept when it is OpenAI-shaped; anything else is summarised, never echoed raw.

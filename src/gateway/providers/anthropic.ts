@@ -1,9 +1,10 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
 import { type HttpError, invalidRequest, upstreamTimeout } from '../errors.js';
 import {
   bodyOf,
+  CONSUMED_BODY,
   headersDeadline,
   type Provider,
   type UpstreamCall,
@@ -80,7 +81,12 @@ export class AnthropicProvider implements Provider {
     const headers = response.headers;
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await response.body.text().catch(() => '');
-      return { status: response.statusCode, headers, body: textBody(fromAnthropicError(text)) };
+      return {
+        status: response.statusCode,
+        headers,
+        body: CONSUMED_BODY,
+        text: fromAnthropicError(text),
+      };
     }
     if (request.stream !== true) {
       let message: Record<string, unknown>;
@@ -92,7 +98,8 @@ export class AnthropicProvider implements Provider {
       return {
         status: 200,
         headers,
-        body: textBody(JSON.stringify(fromAnthropicResponse(message, model))),
+        body: CONSUMED_BODY,
+        text: JSON.stringify(fromAnthropicResponse(message, model)),
       };
     }
     return { status: 200, headers, body: translateStream(response.body, model) };
@@ -117,15 +124,6 @@ export function anthropicProvider(config: ProviderConfig): AnthropicProvider {
 }
 
 type TextReadable = Readable & { text(): Promise<string> };
-
-function textBody(text: string): TextReadable {
-  const stream = Readable.from([Buffer.from(text)]) as TextReadable;
-  stream.text = async () => {
-    stream.destroy();
-    return text;
-  };
-  return stream;
-}
 
 /** OpenAI SSE bytes from an Anthropic event stream, as they arrive. */
 function translateStream(upstream: Readable, model: string): TextReadable {

@@ -1,6 +1,6 @@
 import { type Dispatcher, Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
-import { HttpError, upstreamTimeout } from '../errors.js';
+import { answerCutOff, type HttpError, upstreamTimeout } from '../errors.js';
 import {
   CONSUMED_BODY,
   headersDeadline,
@@ -147,21 +147,21 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
     this.#deadline = headersDeadline(provider.timeoutMs, undefined);
   }
 
-  /** Aborts the call when the caller's signal or the headers deadline fires. */
-  readonly #abort = (): void => {
+  /** The abort listener (an EventTarget listener object): the caller's signal or the deadline fired. */
+  handleEvent(): void {
     this.#controller?.abort(this.#signal?.reason ?? this.#deadline.signal?.reason);
-  };
+  }
 
   onRequestStart(controller: Controller): void {
     this.#controller = controller;
     const signal = this.#signal;
     const deadline = this.#deadline.signal;
     if (signal?.aborted === true || deadline?.aborted === true) {
-      this.#abort();
+      this.handleEvent();
       return;
     }
-    signal?.addEventListener('abort', this.#abort, { once: true });
-    deadline?.addEventListener('abort', this.#abort, { once: true });
+    signal?.addEventListener('abort', this, { once: true });
+    deadline?.addEventListener('abort', this, { once: true });
   }
 
   onResponseStart(
@@ -180,7 +180,7 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.#signal?.removeEventListener('abort', this.#abort);
+    this.#signal?.removeEventListener('abort', this);
     const chunks = this.#chunks;
     const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#length);
     this.#resolve({
@@ -194,18 +194,10 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Controller, error: Error): void {
     const expired = this.#deadline.expired();
     this.#endDeadline();
-    this.#signal?.removeEventListener('abort', this.#abort);
+    this.#signal?.removeEventListener('abort', this);
     const provider = this.#provider;
     if (this.#status !== 0) {
-      this.#reject(
-        new HttpError(
-          502,
-          'upstream_error',
-          'upstream_error',
-          `provider '${provider.name}' cut its answer off`,
-          { cause: error, isRetryable: true },
-        ),
-      );
+      this.#reject(answerCutOff(provider.name, error));
     } else if (expired && this.#signal?.aborted !== true) {
       this.#reject(upstreamTimeout(provider.name, provider.timeoutMs, error));
     } else {
@@ -214,7 +206,7 @@ class WholeBodyHandler implements Dispatcher.DispatchHandler {
   }
 
   #endDeadline(): void {
-    this.#deadline.signal?.removeEventListener('abort', this.#abort);
+    this.#deadline.signal?.removeEventListener('abort', this);
     this.#deadline.clear();
   }
 }
