@@ -508,7 +508,7 @@ export class CompletionService {
   ): Promise<Dispatched> {
     const admitted = this.#accounting.admit(request);
     if (admitted !== undefined) await admitted;
-    const build = async (
+    const build = (
       target: Target,
       attemptSignal: AbortSignal | undefined,
     ): Promise<UpstreamResponse> => {
@@ -527,18 +527,24 @@ export class CompletionService {
         signal: attemptSignal,
         stream: request.stream,
       };
-      try {
-        const response = await (request.route === 'chat'
+      const sent =
+        request.route === 'chat'
           ? target.provider.chatCompletions(call)
-          : target.provider.embeddings(call));
-        // Ended at the headers of a stream (its body's time is the request span's), at the
-        // whole answer otherwise.
-        endUpstreamTrace(traced, response.status);
-        return response;
-      } catch (error) {
-        endUpstreamTrace(traced, undefined, error);
-        throw error;
-      }
+          : target.provider.embeddings(call);
+      // A span nothing records has nothing to end with: the call's own promise, no frame more.
+      if (!traced.span.isRecording()) return sent;
+      // Ended at the headers of a stream (its body's time is the request span's), at the
+      // whole answer otherwise.
+      return sent.then(
+        (response) => {
+          endUpstreamTrace(traced, response.status);
+          return response;
+        },
+        (error: unknown) => {
+          endUpstreamTrace(traced, undefined, error);
+          throw error;
+        },
+      );
     };
     const started = performance.now();
     try {

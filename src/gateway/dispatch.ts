@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { CircuitOpenError, isDeploymentFailure, statusOf } from '../routing/errors.js';
 import { hedge } from '../routing/hedge.js';
-import { NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
+import { continueRetry, NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
 import { parseDuration } from '../shared/duration.js';
 import { answerCutOff, HttpError, upstreamStatusError } from './errors.js';
@@ -137,26 +137,44 @@ export class Dispatcher {
           throw error;
         }
       };
+      const retries = (signal: AbortSignal | undefined): RetryOptions =>
+        signal === undefined ? this.#options.retry : { ...this.#options.retry, signal };
+      const retried = (
+        { signal }: { signal: AbortSignal },
+        callerSignal: AbortSignal | undefined,
+      ) => once(signal === NEVER_ABORTED ? callerSignal : signal);
       const attempt = (signal: AbortSignal | undefined) =>
-        retry(
-          ({ signal: attemptSignal }) =>
-            once(attemptSignal === NEVER_ABORTED ? signal : attemptSignal),
-          signal === undefined ? this.#options.retry : { ...this.#options.retry, signal },
-        );
+        retry((context) => retried(context, signal), retries(signal));
       try {
         const hedged =
           !options.stream && (options.hedge ?? this.#options.hedge.enabled) && router !== undefined;
-        const answer = hedged
-          ? await hedge(({ signal }) => attempt(signal), {
-              ...(this.#options.hedge.delayMs === undefined
-                ? {}
-                : { delayMs: this.#options.hedge.delayMs }),
-              ...(target.deployment === undefined || router === undefined
-                ? {}
-                : { stats: router.stats(target.deployment) }),
-              ...(options.signal === undefined ? {} : { signal: options.signal }),
-            })
-          : await attempt(options.signal);
+        let answer: Answer;
+        if (hedged) {
+          answer = await hedge(({ signal }) => attempt(signal), {
+            ...(this.#options.hedge.delayMs === undefined
+              ? {}
+              : { delayMs: this.#options.hedge.delayMs }),
+            ...(target.deployment === undefined || router === undefined
+              ? {}
+              : { stats: router.stats(target.deployment) }),
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+          });
+        } else if (this.#options.retry.deadline === undefined) {
+          // The first attempt made here, outside the retry loop, which only a failure enters:
+          // nearly every call succeeds at once, and then costs no loop (two async frames).
+          // Without a deadline the loop would have given the attempt the caller's signal.
+          try {
+            options.signal?.throwIfAborted();
+            answer = await once(options.signal);
+          } catch (error) {
+            const { signal } = options;
+            answer = await continueRetry(
+              error,
+              (context) => retried(context, signal),
+              retries(signal),
+            );
+          }
+        } else answer = await attempt(options.signal);
         return { response: answer.response, text: answer.text, target, fallbacks: index };
       } catch (error) {
         const cause = error instanceof SkipDeployment ? error.cause : error;

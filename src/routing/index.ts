@@ -70,6 +70,7 @@ export {
 export {
   abortableSleep,
   backoffDelay,
+  continueRetry,
   type RetryContext,
   type RetryEvent,
   type RetryOptions,

@@ -73,9 +73,38 @@ export function backoffDelay(
  * last error) or the signal aborts (rejects with its reason). Otherwise rejects with the last
  * error as thrown.
  */
-export async function retry<T>(
+export function retry<T>(
   fn: (context: RetryContext) => Promise<T>,
   options: RetryOptions = {},
+): Promise<T> {
+  return retryLoop(fn, options, undefined);
+}
+
+/**
+ * The rest of `retry` after a first attempt the caller made itself failed with `error`: decides
+ * on it as `retry` would have (rethrows it when it is not retryable, sleeps the backoff when it
+ * is) and goes on with attempt 1. For a hot path whose calls nearly always succeed at once, so
+ * that a success costs no retry loop; only for options without a `deadline`, since the first
+ * attempt ran without one (throws a `ConfigError` otherwise). `fn` is called with attempt 1
+ * first.
+ */
+export function continueRetry<T>(
+  error: unknown,
+  fn: (context: RetryContext) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  if (options.deadline !== undefined) {
+    return Promise.reject(
+      new ConfigError('continueRetry cannot keep a deadline its first attempt ran without'),
+    );
+  }
+  return retryLoop(fn, options, { error });
+}
+
+async function retryLoop<T>(
+  fn: (context: RetryContext) => Promise<T>,
+  options: RetryOptions,
+  failed: { readonly error: unknown } | undefined,
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 3;
   if (!(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)) {
@@ -92,16 +121,19 @@ export async function retry<T>(
   const clock = options.clock ?? systemClock;
   const { signal } = options;
 
-  signal?.throwIfAborted();
   const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + deadlineMs;
-
-  for (let attempt = 0; ; attempt += 1) {
-    let error: unknown;
+  let attempt = 0;
+  let error: unknown;
+  if (failed !== undefined) error = failed.error;
+  else {
+    signal?.throwIfAborted();
     try {
       return await runAttempt(fn, attempt, signal, deadlineMs, deadlineAt, clock);
     } catch (caught) {
       error = caught;
     }
+  }
+  for (;;) {
     if (signal?.aborted) throw signal.reason;
     if (error instanceof DeadlineExceededError || clock.now() >= deadlineAt) {
       throw error instanceof DeadlineExceededError
@@ -120,6 +152,12 @@ export async function retry<T>(
     options.onRetry?.({ attempt, error, delayMs, fromRetryAfter: retryAfter !== undefined });
     await sleep(delayMs, signal);
     signal?.throwIfAborted();
+    attempt += 1;
+    try {
+      return await runAttempt(fn, attempt, signal, deadlineMs, deadlineAt, clock);
+    } catch (caught) {
+      error = caught;
+    }
   }
 }
 

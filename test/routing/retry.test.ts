@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineExceededError } from '../../src/routing/errors.js';
-import { backoffDelay, type RetryOptions, retry } from '../../src/routing/retry.js';
+import { backoffDelay, continueRetry, type RetryOptions, retry } from '../../src/routing/retry.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { SluiceError } from '../../src/shared/errors.js';
 
@@ -202,5 +202,45 @@ describe('retry', () => {
   it('refuses invalid options', async () => {
     await expect(retry(async () => 1, { maxAttempts: 0 })).rejects.toThrow(/maxAttempts/);
     await expect(retry(async () => 1, { baseDelay: -1 })).rejects.toThrow(/baseDelay/);
+  });
+});
+
+describe('continueRetry', () => {
+  it('goes on from attempt 1 exactly as retry would after the same first failure', async () => {
+    const errors = [retryable('first'), retryable('second'), retryable('third')];
+    const options = (sleep: RetryOptions['sleep']): RetryOptions => ({
+      maxAttempts: 4,
+      baseDelay: 100,
+      random: seeded(3),
+      sleep,
+    });
+    const whole = fakeTime();
+    const { fn: wholeFn, calls: wholeCalls } = failing(errors);
+    await expect(retry(wholeFn, options(whole.sleep))).resolves.toBe('ok');
+
+    const rest = fakeTime();
+    const { fn: restFn, calls: restCalls } = failing(errors);
+    await expect(continueRetry(errors[0], restFn, options(rest.sleep))).resolves.toBe('ok');
+    expect(restCalls).toEqual(wholeCalls.slice(1));
+    expect(rest.delays).toEqual(whole.delays);
+  });
+
+  it('rethrows a first error that is not retryable, or when one attempt is all there is', async () => {
+    const { fn, calls } = failing([]);
+    const final = new SluiceError('upstream_error', 'bad request');
+    await expect(continueRetry(final, fn)).rejects.toBe(final);
+    const spent = retryable();
+    await expect(continueRetry(spent, fn, { maxAttempts: 1 })).rejects.toBe(spent);
+    expect(calls).toEqual([]);
+  });
+
+  it('stops with the reason when the caller has aborted, and refuses a deadline', async () => {
+    const { fn, calls } = failing([]);
+    const reason = new Error('client went away');
+    await expect(
+      continueRetry(retryable(), fn, { signal: AbortSignal.abort(reason) }),
+    ).rejects.toBe(reason);
+    await expect(continueRetry(retryable(), fn, { deadline: '1s' })).rejects.toThrow(/deadline/);
+    expect(calls).toEqual([]);
   });
 });
