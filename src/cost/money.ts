@@ -156,6 +156,17 @@ export function picosToNanosHalfUp(picos: bigint): Nanos {
   return toSafeNumber((picos + PICOS_PER_NANO_BIG / 2n) / PICOS_PER_NANO_BIG);
 }
 
+/**
+ * `picosToNanosHalfUp` for an amount held in a number: exact for a non-negative integer up to
+ * `Number.MAX_SAFE_INTEGER - 500` picos (the caller checks), without a BigInt per step. The
+ * division is exact too: the remainder is taken off before dividing, so the quotient is a whole
+ * number that a double holds exactly.
+ */
+export function safePicosToNanosHalfUp(picos: number): Nanos {
+  const shifted = picos + PICOS_PER_NANO / 2;
+  return (shifted - (shifted % PICOS_PER_NANO)) / PICOS_PER_NANO;
+}
+
 /** Rounds a non-negative amount of pico-dollars up to whole nano-dollars (for reservations). */
 export function picosToNanosCeil(picos: bigint): Nanos {
   return toSafeNumber((picos + PICOS_PER_NANO_BIG - 1n) / PICOS_PER_NANO_BIG);

@@ -7,7 +7,13 @@
  * never an error: they cost zero with `known: false`, and the caller decides whether to warn.
  */
 import { ConfigError, SluiceError } from '../shared/errors.js';
-import { type Nanos, picosToNanosCeil, picosToNanosHalfUp } from './money.js';
+import {
+  type Nanos,
+  PICOS_PER_NANO,
+  picosToNanosCeil,
+  picosToNanosHalfUp,
+  safePicosToNanosHalfUp,
+} from './money.js';
 import {
   createPriceTable,
   type ModelPrice,
@@ -206,6 +212,48 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
  * exact value.
  */
 export function costOf(price: ModelPrice, tokens: NormalizedUsage): CostBreakdown {
+  const rates = price.picoPerToken;
+  const input = tokens.inputTokens * rates.input;
+  const cachedInput = tokens.cachedInputTokens * rates.cachedInput;
+  const cacheWrite = tokens.cacheWriteTokens * rates.cacheWrite;
+  const output = tokens.outputTokens * rates.output;
+  const reasoning = tokens.reasoningTokens * rates.reasoning;
+  // In doubles while every amount and the rounded total are safe integers, which is every
+  // real request (a million tokens at $1,000 per 1M tokens is 1e15 picos, under 2^53): products
+  // and sums of safe integers are then exact. BigInt beyond that.
+  if (
+    isSafePicos(input) &&
+    isSafePicos(cachedInput) &&
+    isSafePicos(cacheWrite) &&
+    isSafePicos(output) &&
+    isSafePicos(reasoning) &&
+    Number.isSafeInteger(input + cachedInput + cacheWrite + output + reasoning + PICOS_PER_NANO)
+  ) {
+    // Each part is the rounded running total minus the rounded total before it, so the parts
+    // add up to the rounded total exactly.
+    const afterInput = safePicosToNanosHalfUp(input);
+    const afterCached = safePicosToNanosHalfUp(input + cachedInput);
+    const afterWrite = safePicosToNanosHalfUp(input + cachedInput + cacheWrite);
+    const afterOutput = safePicosToNanosHalfUp(input + cachedInput + cacheWrite + output);
+    const total = safePicosToNanosHalfUp(input + cachedInput + cacheWrite + output + reasoning);
+    return {
+      input: afterInput,
+      cachedInput: afterCached - afterInput,
+      cacheWrite: afterWrite - afterCached,
+      output: afterOutput - afterWrite,
+      reasoning: total - afterOutput,
+      total,
+    };
+  }
+  return bigCostOf(price, tokens);
+}
+
+function isSafePicos(value: number): boolean {
+  return value >= 0 && Number.isSafeInteger(value);
+}
+
+/** `costOf` in BigInt pico-dollars, for amounts past what a double holds exactly. */
+export function bigCostOf(price: ModelPrice, tokens: NormalizedUsage): CostBreakdown {
   const rates = price.picoPerToken;
   const picos = [
     BigInt(tokens.inputTokens) * BigInt(rates.input),

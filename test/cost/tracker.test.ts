@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatUsd } from '../../src/cost/money.js';
 import { tokenizerForModel } from '../../src/cost/tokens.js';
-import { costOf, createCostTracker } from '../../src/cost/tracker.js';
+import { bigCostOf, costOf, createCostTracker } from '../../src/cost/tracker.js';
 import { normalizeUsage } from '../../src/cost/usage.js';
 import { SluiceError } from '../../src/shared/errors.js';
 
@@ -216,6 +216,75 @@ describe('rounding to nano-dollars', () => {
     if (price === undefined) throw new Error('gpt-4o-mini must be priced');
     const tokens = normalizeUsage(fixture('openai-chat-cached.json').usage);
     expect(costOf(price, tokens).total).toBe(336_900);
+  });
+
+  it('prices in doubles exactly as in BigInt, up to the safe-integer limit and past it', () => {
+    // A seeded PRNG (mulberry32): the same cases every run.
+    let state = 20_261_204;
+    const random = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+    // Magnitudes from 0 to ~1e9 tokens and ~1e9 pico/token: products up to ~1e18, so both
+    // paths run, and every rounding remainder (…499, …500) turns up.
+    const scaled = () => Math.floor(random() * 10 ** Math.floor(random() * 10));
+    const priceWith = (rates: number[]) => ({
+      model: 'm',
+      picoPerToken: {
+        input: rates[0] ?? 0,
+        cachedInput: rates[1] ?? 0,
+        cacheWrite: rates[2] ?? 0,
+        output: rates[3] ?? 0,
+        reasoning: rates[4] ?? 0,
+      },
+    });
+    const cases: [number[], number[]][] = [
+      [
+        [499, 1, 1, 500, 0],
+        [1, 1, 1, 1, 1],
+      ],
+      [
+        [Number.MAX_SAFE_INTEGER - 500, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0],
+      ],
+      [
+        [Number.MAX_SAFE_INTEGER - 499, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0],
+      ],
+      [
+        [2 ** 30, 0, 0, 2 ** 30, 0],
+        [2 ** 23, 0, 0, 2 ** 23, 0],
+      ],
+      // Two safe amounts whose sum is not: 2^53 + 507 picos, which a double rounds to + 508.
+      [
+        [2 ** 52, 0, 0, 4_503_599_627_371_003, 0],
+        [1, 0, 0, 1, 0],
+      ],
+    ];
+    for (let index = 0; index < 5_000; index++) {
+      cases.push([Array.from({ length: 5 }, scaled), Array.from({ length: 5 }, scaled)]);
+    }
+    for (const [counts, rates] of cases) {
+      const tokens = {
+        inputTokens: counts[0] ?? 0,
+        cachedInputTokens: counts[1] ?? 0,
+        cacheWriteTokens: counts[2] ?? 0,
+        outputTokens: counts[3] ?? 0,
+        reasoningTokens: counts[4] ?? 0,
+      };
+      const price = priceWith(rates) as unknown as Parameters<typeof costOf>[0];
+      let expected: ReturnType<typeof bigCostOf> | Error;
+      try {
+        expected = bigCostOf(price, tokens);
+      } catch (error) {
+        expected = error as Error;
+      }
+      if (expected instanceof Error) expect(() => costOf(price, tokens)).toThrow(expected.message);
+      else expect(costOf(price, tokens)).toEqual(expected);
+    }
   });
 });
 
