@@ -357,7 +357,17 @@ export class CompletionService {
     if (request.route === 'embeddings' && this.#embeddingsBatcher !== undefined) {
       return this.#fetchMergedEmbeddings(request, this.#embeddingsBatcher);
     }
-    const { response, text = '' } = await this.#call(request, request.exchange);
+    const admitted = this.#accounting.admit(request);
+    if (admitted !== undefined) await admitted;
+    const started = performance.now();
+    let dispatched: Dispatched;
+    try {
+      dispatched = await this.#send(request, undefined);
+    } finally {
+      request.exchange.waitMs += performance.now() - started;
+    }
+    this.#answered(request, dispatched, started);
+    const { response, text = '' } = dispatched;
     const usage = usageOf(text);
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
@@ -446,7 +456,15 @@ export class CompletionService {
   ): Promise<CachedStream | undefined> {
     let response: UpstreamResponse;
     try {
-      ({ response } = await this.#call(request, request.exchange, signal));
+      const admitted = this.#accounting.admit(request);
+      if (admitted !== undefined) await admitted;
+      // The time to the headers, answered or not, is time waiting on the upstream.
+      const called = performance.now();
+      const dispatched = await this.#send(request, signal).finally(() => {
+        request.exchange.waitMs += performance.now() - called;
+      });
+      this.#answered(request, dispatched, called);
+      response = dispatched.response;
     } catch (error) {
       flight.fail(toHttpError(error));
       return undefined;
@@ -497,17 +515,12 @@ export class CompletionService {
   }
 
   /**
-   * Reserves budget, then sends the call along its chain of deployments (retries, breakers,
-   * fallbacks, hedging). Resolves with a 2xx response: its body read for JSON, unread for a
-   * stream.
+   * Sends the call along its chain of deployments (retries, breakers, fallbacks, hedging), its
+   * budget already reserved. Resolves with a 2xx response: its body read for JSON, unread for
+   * a stream. Not async: the caller's frame is the only one between it and the dispatcher.
    */
-  async #call(
-    request: CompletionRequest,
-    exchange: Exchange,
-    signal?: AbortSignal,
-  ): Promise<Dispatched> {
-    const admitted = this.#accounting.admit(request);
-    if (admitted !== undefined) await admitted;
+  #send(request: CompletionRequest, signal: AbortSignal | undefined): Promise<Dispatched> {
+    const exchange = request.exchange;
     const build = (
       target: Target,
       attemptSignal: AbortSignal | undefined,
@@ -546,29 +559,31 @@ export class CompletionService {
         },
       );
     };
-    const started = performance.now();
-    try {
-      const dispatched = await this.#dispatcher.send(request.chain, build, {
-        stream: request.stream,
-        signal,
-        hedge: request.hedge,
-      });
-      if (dispatched.target !== request.target) {
-        exchange.answeredBy = dispatched.target;
-        exchange.headers['x-sluice-fallback'] =
-          `${dispatched.target.model} (${dispatched.target.provider.name})`;
-      }
-      if (!request.stream) {
-        this.#metrics.observeUpstream(
-          dispatched.target.provider.name,
-          dispatched.target.model,
-          dispatched.response.status,
-          (performance.now() - started) / 1_000,
-        );
-      }
-      return dispatched;
-    } finally {
-      exchange.waitMs += performance.now() - started;
+    return this.#dispatcher.send(request.chain, build, {
+      stream: request.stream,
+      signal,
+      hedge: request.hedge,
+    });
+  }
+
+  /**
+   * What a dispatched call leaves on the exchange: the fallback that answered, if one did; and,
+   * for a JSON answer, the upstream latency since `started` (a stream's is observed at its end).
+   */
+  #answered(request: CompletionRequest, dispatched: Dispatched, started: number): void {
+    const exchange = request.exchange;
+    if (dispatched.target !== request.target) {
+      exchange.answeredBy = dispatched.target;
+      exchange.headers['x-sluice-fallback'] =
+        `${dispatched.target.model} (${dispatched.target.provider.name})`;
+    }
+    if (!request.stream) {
+      this.#metrics.observeUpstream(
+        dispatched.target.provider.name,
+        dispatched.target.model,
+        dispatched.response.status,
+        (performance.now() - started) / 1_000,
+      );
     }
   }
 

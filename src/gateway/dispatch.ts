@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { CircuitOpenError, isDeploymentFailure, statusOf } from '../routing/errors.js';
 import { hedge } from '../routing/hedge.js';
-import { continueRetry, NEVER_ABORTED, type RetryOptions, retry } from '../routing/retry.js';
+import {
+  continueRetry,
+  NEVER_ABORTED,
+  type RetryContext,
+  type RetryOptions,
+  retry,
+} from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
 import { parseDuration } from '../shared/duration.js';
 import { answerCutOff, HttpError, upstreamStatusError } from './errors.js';
@@ -71,6 +77,11 @@ export class Dispatcher {
     };
   }
 
+  /** The retry options, with the caller's signal when there is one. */
+  #retryOptions(signal: AbortSignal | undefined): RetryOptions {
+    return signal === undefined ? this.#options.retry : { ...this.#options.retry, signal };
+  }
+
   async send(
     chain: readonly Target[],
     call: (target: Target, signal: AbortSignal | undefined) => Promise<UpstreamResponse>,
@@ -137,44 +148,44 @@ export class Dispatcher {
           throw error;
         }
       };
-      const retries = (signal: AbortSignal | undefined): RetryOptions =>
-        signal === undefined ? this.#options.retry : { ...this.#options.retry, signal };
-      const retried = (
-        { signal }: { signal: AbortSignal },
-        callerSignal: AbortSignal | undefined,
-      ) => once(signal === NEVER_ABORTED ? callerSignal : signal);
-      const attempt = (signal: AbortSignal | undefined) =>
-        retry((context) => retried(context, signal), retries(signal));
       try {
         const hedged =
           !options.stream && (options.hedge ?? this.#options.hedge.enabled) && router !== undefined;
         let answer: Answer;
         if (hedged) {
-          answer = await hedge(({ signal }) => attempt(signal), {
-            ...(this.#options.hedge.delayMs === undefined
-              ? {}
-              : { delayMs: this.#options.hedge.delayMs }),
-            ...(target.deployment === undefined || router === undefined
-              ? {}
-              : { stats: router.stats(target.deployment) }),
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-          });
+          answer = await hedge(
+            ({ signal }) => retry(retryAttempt(once, signal), this.#retryOptions(signal)),
+            {
+              ...(this.#options.hedge.delayMs === undefined
+                ? {}
+                : { delayMs: this.#options.hedge.delayMs }),
+              ...(target.deployment === undefined || router === undefined
+                ? {}
+                : { stats: router.stats(target.deployment) }),
+              ...(options.signal === undefined ? {} : { signal: options.signal }),
+            },
+          );
         } else if (this.#options.retry.deadline === undefined) {
           // The first attempt made here, outside the retry loop, which only a failure enters:
           // nearly every call succeeds at once, and then costs no loop (two async frames).
           // Without a deadline the loop would have given the attempt the caller's signal.
+          const { signal } = options;
           try {
-            options.signal?.throwIfAborted();
-            answer = await once(options.signal);
+            signal?.throwIfAborted();
+            answer = await once(signal);
           } catch (error) {
-            const { signal } = options;
             answer = await continueRetry(
               error,
-              (context) => retried(context, signal),
-              retries(signal),
+              retryAttempt(once, signal),
+              this.#retryOptions(signal),
             );
           }
-        } else answer = await attempt(options.signal);
+        } else {
+          answer = await retry(
+            retryAttempt(once, options.signal),
+            this.#retryOptions(options.signal),
+          );
+        }
         return { response: answer.response, text: answer.text, target, fallbacks: index };
       } catch (error) {
         const cause = error instanceof SkipDeployment ? error.cause : error;
@@ -212,6 +223,17 @@ export class Dispatcher {
       new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer')
     );
   }
+}
+
+/**
+ * `once` as the attempt of a retry loop: given the loop's own signal, or the caller's when the
+ * loop has none (nothing can abort it).
+ */
+function retryAttempt(
+  once: (signal: AbortSignal | undefined) => Promise<Answer>,
+  callerSignal: AbortSignal | undefined,
+): (context: RetryContext) => Promise<Answer> {
+  return ({ signal }) => once(signal === NEVER_ABORTED ? callerSignal : signal);
 }
 
 /** An upstream's error status as an `HttpError`, with `retryAfterMs` from `retry-after`. */

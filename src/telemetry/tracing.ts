@@ -14,6 +14,8 @@
 import {
   type Attributes,
   type Context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -24,7 +26,27 @@ import {
   trace,
 } from '@opentelemetry/api';
 
-const tracer = trace.getTracer('sluice', '0.1.0');
+const TRACER_NAME = 'sluice';
+const TRACER_VERSION = '0.1.0';
+const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
+
+/** The span of a request nothing traces: records nothing, holds nothing, shared. */
+const UNTRACED_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether spans could be recorded or trace context propagated: an SDK registered a tracer
+ * provider or a propagator. Read per request (an SDK may be registered after the gateway
+ * starts); a few property reads when none is. A global from another copy of the API counts
+ * as registered.
+ */
+function tracingRegistered(): boolean {
+  if (propagation.fields().length > 0) return true;
+  const provider = trace.getTracerProvider();
+  return (
+    !(provider instanceof ProxyTracerProvider) ||
+    provider.getDelegateTracer(TRACER_NAME, TRACER_VERSION) !== undefined
+  );
+}
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -53,8 +75,8 @@ export interface RequestTrace {
 }
 
 /**
- * Worked out when an upstream call needs it: a cache hit never does, and then costs the span
- * alone (a no-op without an SDK).
+ * A traced request: its context is worked out when an upstream call needs it, which a cache
+ * hit never does.
  */
 class LazyRequestTrace implements RequestTrace {
   readonly span: Span;
@@ -74,13 +96,35 @@ class LazyRequestTrace implements RequestTrace {
   }
 
   get incoming(): readonly string[] {
-    const incoming: string[] = [];
-    for (const name of TRACE_HEADERS) {
-      const value = this.#headers[name];
-      if (typeof value === 'string' && value.length <= 512) incoming.push(name, value);
-    }
-    return incoming;
+    return incomingTraceHeaders(this.#headers);
   }
+}
+
+/**
+ * A request traced by nothing (no SDK registered): no span, context or propagation at all;
+ * only the client's own trace headers, forwarded upstream as they came.
+ */
+class UntracedRequest implements RequestTrace {
+  readonly span = UNTRACED_SPAN;
+  readonly context = ROOT_CONTEXT;
+  readonly #headers: IncomingHeaders;
+
+  constructor(headers: IncomingHeaders) {
+    this.#headers = headers;
+  }
+
+  get incoming(): readonly string[] {
+    return incomingTraceHeaders(this.#headers);
+  }
+}
+
+function incomingTraceHeaders(headers: IncomingHeaders): string[] {
+  const incoming: string[] = [];
+  for (const name of TRACE_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string' && value.length <= 512) incoming.push(name, value);
+  }
+  return incoming;
 }
 
 /** The server span's name and attributes, one frozen object per route (spans copy them). */
@@ -114,6 +158,7 @@ export function startRequestTrace(
   route: string,
   headers: IncomingHeaders,
 ): RequestTrace {
+  if (!tracingRegistered()) return new UntracedRequest(headers);
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
   let known = serverSpans.get(route);
   if (known === undefined || known.attributes['gen_ai.operation.name'] !== operation) {
@@ -180,6 +225,10 @@ export function startUpstreamTrace(
   model: string,
   serverAddress: string | undefined,
 ): UpstreamTrace {
+  // Registered since the request arrived or not, its own trace stays untraced.
+  if (requestTrace instanceof UntracedRequest) {
+    return { span: UNTRACED_SPAN, headers: requestTrace.incoming };
+  }
   const parent = requestTrace?.context ?? ROOT_CONTEXT;
   const attributes: Attributes = {
     'gen_ai.operation.name': operation,
