@@ -24,10 +24,51 @@ const contentPart = z.looseObject({ type: z.string().min(1) }).superRefine((part
     });
   }
 });
-const message = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
-});
+/**
+ * A message, with what its role requires in OpenAI's API: content for system, developer, user
+ * and tool messages (which also name the call they answer); an assistant message needs content,
+ * tool calls, a function call or a refusal (a request with none of them is refused upstream
+ * too, after a round trip).
+ */
+const message = z
+  .looseObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+    content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+    tool_call_id: z.string().min(1).optional(),
+    tool_calls: z.array(z.unknown()).optional(),
+  })
+  .superRefine((entry, context) => {
+    const hasContent = entry.content !== undefined && entry.content !== null;
+    if (entry.role === 'assistant') {
+      if (
+        !hasContent &&
+        (entry.tool_calls?.length ?? 0) === 0 &&
+        entry.function_call == null &&
+        typeof entry.refusal !== 'string'
+      ) {
+        context.addIssue({
+          code: 'custom',
+          path: ['content'],
+          message: 'an assistant message needs content, tool_calls, function_call or refusal',
+        });
+      }
+      return;
+    }
+    if (!hasContent && entry.role !== 'function') {
+      context.addIssue({
+        code: 'custom',
+        path: ['content'],
+        message: `a ${entry.role} message needs content (a string or an array of parts)`,
+      });
+    }
+    if (entry.role === 'tool' && entry.tool_call_id === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['tool_call_id'],
+        message: 'a tool message needs the tool_call_id of the call it answers',
+      });
+    }
+  });
 /** A tool: other types pass through; a function tool must name its function. */
 const tool = z
   .looseObject({

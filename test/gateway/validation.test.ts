@@ -64,6 +64,44 @@ describe('chat bodies', () => {
     ).toHaveLength(1);
   });
 
+  it('require what each role needs, as OpenAI does, and pass a tool-using turn', () => {
+    const messages = (...list: Record<string, unknown>[]) => chat({ messages: list });
+    expect(refusal(() => parseChatBody(messages({ role: 'user' })))).toEqual({
+      message: 'messages.0.content: a user message needs content (a string or an array of parts)',
+      param: 'messages.0.content',
+    });
+    expect(refusal(() => parseChatBody(messages({ role: 'system', content: null })))).toMatchObject(
+      { param: 'messages.0.content' },
+    );
+    expect(
+      refusal(() =>
+        parseChatBody(messages({ role: 'user', content: 'hi' }, { role: 'tool', content: '21' })),
+      ),
+    ).toEqual({
+      message:
+        'messages.1.tool_call_id: a tool message needs the tool_call_id of the call it answers',
+      param: 'messages.1.tool_call_id',
+    });
+    expect(
+      refusal(() => parseChatBody(messages({ role: 'assistant', content: null, tool_calls: [] }))),
+    ).toMatchObject({ param: 'messages.0.content' });
+    const turn = [
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'weather', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: '{"celsius":21}' },
+      { role: 'assistant', content: '', refusal: null },
+      { role: 'assistant', refusal: 'I cannot help with that.' },
+      { role: 'user', content: [{ type: 'text', text: 'Thanks' }] },
+    ];
+    expect(parseChatBody(chat({ messages: turn })).messages).toHaveLength(6);
+  });
+
   it('refuse a function tool without its function, and pass other tool types', () => {
     expect(refusal(() => parseChatBody(chat({ tools: [{ type: 'function' }] })))).toEqual({
       message: 'tools.0.function: a function tool needs function: { name, parameters? }',
