@@ -143,111 +143,110 @@ export class CompletionService {
     return this.#jsonFlights.size + this.#streamFlights.size;
   }
 
-  /** Answers a non-streaming request. Upstream errors reject with an `HttpError`. */
+  /**
+   * Answers a non-streaming request. Upstream errors reject with an `HttpError`. (One async
+   * frame: the error path is the same function's catch, not a wrapper's.)
+   */
   async json(request: CompletionRequest): Promise<JsonReply> {
     try {
-      return await this.#json(request);
+      const limited = this.#accounting.limit(request);
+      if (limited !== undefined) await limited;
+      const { exchange, directives } = request;
+      const cache = this.#cache;
+      if (cache === undefined || (!directives.lookup && !directives.store)) {
+        exchange.cache = 'bypass';
+        const answer = await this.#fetchJson(request);
+        this.#record(request, answer.status, answer.usage);
+        return answer;
+      }
+      const key = this.#key(request);
+      if (!directives.lookup) {
+        exchange.cache = 'bypass';
+        const answer = await this.#fetchJson(request);
+        await this.#store(request, key, answer);
+        this.#record(request, answer.status, answer.usage);
+        return answer;
+      }
+      // Most hits are answered from this process's memory, without a flight or a promise chain.
+      const local = cache.getLocal<CachedAnswer>(key);
+      if (local?.kind === 'json' && isYoungEnough(local, directives.maxAgeMs)) {
+        return this.#hit(request, local);
+      }
+      if (directives.maxAgeMs !== undefined) {
+        const cached = await this.#read(key, directives.maxAgeMs);
+        if (cached?.kind === 'json') return this.#hit(request, cached);
+      }
+      const joined = this.#jsonFlights.get(key);
+      if (joined !== undefined) {
+        exchange.cache = 'hit';
+        const waitStart = performance.now();
+        const answer = await joined.finally(() => {
+          exchange.waitMs += performance.now() - waitStart;
+        });
+        this.#record(request, answer.status, answer.usage);
+        return answer;
+      }
+      let fetched = false;
+      let semanticHit = false;
+      const flight = (async (): Promise<CachedJson> => {
+        if (directives.maxAgeMs !== undefined) {
+          fetched = true;
+          const answer = await this.#fetchJson(request);
+          await this.#store(request, key, answer);
+          return answer;
+        }
+        const value = await cache.getOrSet<CachedAnswer>(
+          key,
+          async (context) => {
+            fetched = true;
+            const semantic = this.#semanticFor(request);
+            if (semantic !== undefined) {
+              const found = await semantic.cache
+                .lookup(semanticBody(request), { scope: semanticScope(request) })
+                .catch(() => undefined);
+              if (found?.hit === true) {
+                semanticHit = true;
+                exchange.headers['x-sluice-similarity'] = found.similarity.toFixed(4);
+                const body = JSON.stringify(found.response);
+                return {
+                  kind: 'json',
+                  status: 200,
+                  body,
+                  createdAt: Date.now(),
+                  usage: usageOf(body),
+                };
+              }
+            }
+            const answer = await this.#fetchJson(request);
+            if (answer.usage !== undefined) context.setCost(tokensOf(answer.usage));
+            if (semantic !== undefined) {
+              // Off the response path; a failure only costs a future semantic hit.
+              void semantic.cache
+                .store(semanticBody(request), JSON.parse(answer.body) as unknown, {
+                  scope: semanticScope(request),
+                  ttl: request.directives.ttlMs ?? this.#ttlMs,
+                })
+                .catch(() => undefined);
+            }
+            return answer;
+          },
+          this.#setOptions(request),
+        );
+        if (value.kind !== 'json') throw corrupt(key);
+        return value;
+      })();
+      this.#jsonFlights.set(key, flight);
+      try {
+        const answer = await flight;
+        exchange.cache = semanticHit ? 'semantic-hit' : fetched ? 'miss' : 'hit';
+        this.#record(request, answer.status, answer.usage);
+        return answer;
+      } finally {
+        this.#jsonFlights.delete(key);
+      }
     } catch (error) {
       this.#record(request, error instanceof HttpError ? error.status : 500, undefined);
       throw error;
-    }
-  }
-
-  async #json(request: CompletionRequest): Promise<JsonReply> {
-    const limited = this.#accounting.limit(request);
-    if (limited !== undefined) await limited;
-    const { exchange, directives } = request;
-    const cache = this.#cache;
-    if (cache === undefined || (!directives.lookup && !directives.store)) {
-      exchange.cache = 'bypass';
-      const answer = await this.#fetchJson(request);
-      this.#record(request, answer.status, answer.usage);
-      return answer;
-    }
-    const key = this.#key(request);
-    if (!directives.lookup) {
-      exchange.cache = 'bypass';
-      const answer = await this.#fetchJson(request);
-      await this.#store(request, key, answer);
-      this.#record(request, answer.status, answer.usage);
-      return answer;
-    }
-    // Most hits are answered from this process's memory, without a flight or a promise chain.
-    const local = cache.getLocal<CachedAnswer>(key);
-    if (local?.kind === 'json' && isYoungEnough(local, directives.maxAgeMs)) {
-      return this.#hit(request, local);
-    }
-    if (directives.maxAgeMs !== undefined) {
-      const cached = await this.#read(key, directives.maxAgeMs);
-      if (cached?.kind === 'json') return this.#hit(request, cached);
-    }
-    const joined = this.#jsonFlights.get(key);
-    if (joined !== undefined) {
-      exchange.cache = 'hit';
-      const waitStart = performance.now();
-      const answer = await joined.finally(() => {
-        exchange.waitMs += performance.now() - waitStart;
-      });
-      this.#record(request, answer.status, answer.usage);
-      return answer;
-    }
-    let fetched = false;
-    let semanticHit = false;
-    const flight = (async (): Promise<CachedJson> => {
-      if (directives.maxAgeMs !== undefined) {
-        fetched = true;
-        const answer = await this.#fetchJson(request);
-        await this.#store(request, key, answer);
-        return answer;
-      }
-      const value = await cache.getOrSet<CachedAnswer>(
-        key,
-        async (context) => {
-          fetched = true;
-          const semantic = this.#semanticFor(request);
-          if (semantic !== undefined) {
-            const found = await semantic.cache
-              .lookup(semanticBody(request), { scope: semanticScope(request) })
-              .catch(() => undefined);
-            if (found?.hit === true) {
-              semanticHit = true;
-              exchange.headers['x-sluice-similarity'] = found.similarity.toFixed(4);
-              const body = JSON.stringify(found.response);
-              return {
-                kind: 'json',
-                status: 200,
-                body,
-                createdAt: Date.now(),
-                usage: usageOf(body),
-              };
-            }
-          }
-          const answer = await this.#fetchJson(request);
-          if (answer.usage !== undefined) context.setCost(tokensOf(answer.usage));
-          if (semantic !== undefined) {
-            // Off the response path; a failure only costs a future semantic hit.
-            void semantic.cache
-              .store(semanticBody(request), JSON.parse(answer.body) as unknown, {
-                scope: semanticScope(request),
-                ttl: request.directives.ttlMs ?? this.#ttlMs,
-              })
-              .catch(() => undefined);
-          }
-          return answer;
-        },
-        this.#setOptions(request),
-      );
-      if (value.kind !== 'json') throw corrupt(key);
-      return value;
-    })();
-    this.#jsonFlights.set(key, flight);
-    try {
-      const answer = await flight;
-      exchange.cache = semanticHit ? 'semantic-hit' : fetched ? 'miss' : 'hit';
-      this.#record(request, answer.status, answer.usage);
-      return answer;
-    } finally {
-      this.#jsonFlights.delete(key);
     }
   }
 
