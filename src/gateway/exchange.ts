@@ -69,6 +69,8 @@ export interface Exchange {
   usage: Usage | undefined;
   /** The request's span (chat and embeddings). */
   trace: RequestTrace | undefined;
+  /** Sluice's response headers are set and the request observed (once, as the reply leaves). */
+  finished: boolean;
 }
 
 /** Reported once per completed model call, for cost tracking and logs. */

@@ -17,7 +17,7 @@ import { endRequestTrace, startRequestTrace } from '../telemetry/tracing.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { type Caller, secretMatches } from './auth.js';
 import { BodyMemo } from './body-memo.js';
-import { type CompletionRequest, overheadMs } from './completions.js';
+import { type CompletionRequest, type JsonReply, overheadMs } from './completions.js';
 import {
   type GatewayConfig,
   type GatewayConfigFile,
@@ -76,6 +76,8 @@ export interface Gateway {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CHAT_ROUTE = '/v1/chat/completions';
+const EMBEDDINGS_ROUTE = '/v1/embeddings';
 /** Route config of the routes that need a virtual key (checked in the onRequest hook). */
 const KEYED = { keyed: true };
 const _NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -160,15 +162,34 @@ export function createGateway(
     }
     done();
   });
-  app.addHook('onSend', (request, reply, payload, done) => {
+  // Sluice's headers and the request's metrics, set once, just before the reply is written. The
+  // model routes do it in their handlers, and the error and not-found handlers for their own
+  // replies: with no onSend hook fastify writes a reply at once, one hook run less per request.
+  // Every other route has it as its own onSend hook.
+  const finish = (request: FastifyRequest, reply: FastifyReply): void => {
     const exchange = request.exchange;
+    if (exchange === null || exchange.finished) return;
+    exchange.finished = true;
     reply.header('x-sluice-cache', exchange.cache);
     reply.header('x-sluice-overhead-ms', overheadMs(exchange).toFixed(3));
     if (exchange.recorded) reply.header('x-sluice-cost-usd', formatUsd(exchange.costNanos));
     for (const name in exchange.headers) reply.header(name, exchange.headers[name]);
-    // Observed as the response leaves (one hook fewer than onResponse; the socket write excluded).
+    // Observed as the response leaves (the socket write excluded).
     observe(metrics, activity, accessLog, exchange, reply.statusCode);
+  };
+  const finishOnSend = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (error: Error | null, payload?: unknown) => void,
+  ): void => {
+    finish(request, reply);
     done(null, payload);
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.url === CHAT_ROUTE || route.url === EMBEDDINGS_ROUTE) return;
+    const own = route.onSend === undefined ? [] : [route.onSend].flat();
+    route.onSend = [...own, finishOnSend];
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -192,7 +213,9 @@ export function createGateway(
         httpError.message,
       );
     }
-    void reply.code(httpError.status).headers(httpError.headers).send(httpError.toBody());
+    reply.code(httpError.status).headers(httpError.headers);
+    finish(request, reply);
+    void reply.send(httpError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new HttpError(
@@ -201,7 +224,9 @@ export function createGateway(
       'not_found',
       `no route for ${request.method} ${request.url.split('?')[0]}`,
     );
-    void reply.code(404).send(error.toBody());
+    reply.code(404);
+    finish(request, reply);
+    void reply.send(error.toBody());
   });
 
   const authenticateAdmin = (
@@ -251,10 +276,19 @@ export function createGateway(
     });
   };
 
-  app.post('/v1/chat/completions', { config: KEYED }, async (request, reply) => {
+  const sendJson = (request: FastifyRequest, reply: FastifyReply, answer: JsonReply) => {
+    reply.code(answer.status).type('application/json');
+    finish(request, reply);
+    return reply.send(answer.body);
+  };
+
+  app.post(CHAT_ROUTE, { config: KEYED }, async (request, reply) => {
     const defer = headerValue(request.headers['x-sluice-defer']);
     if (defer !== undefined) {
-      return reply.code(202).send(deferRequest(request, defer, parseChatBody(request.body)));
+      const deferred = deferRequest(request, defer, parseChatBody(request.body));
+      reply.code(202);
+      finish(request, reply);
+      return reply.send(deferred);
     }
     const completion = completionRequest(request, 'chat', parseChatBody(request.body));
     if (completion.stream) {
@@ -263,14 +297,12 @@ export function createGateway(
       observe(metrics, activity, accessLog, request.exchange, reply.raw.statusCode);
       return;
     }
-    const answer = await service.json(completion);
-    return reply.code(answer.status).type('application/json').send(answer.body);
+    return sendJson(request, reply, await service.json(completion));
   });
 
-  app.post('/v1/embeddings', { config: KEYED }, async (request, reply) => {
+  app.post(EMBEDDINGS_ROUTE, { config: KEYED }, async (request, reply) => {
     const completion = completionRequest(request, 'embeddings', parseEmbeddingsBody(request.body));
-    const answer = await service.json(completion);
-    return reply.code(answer.status).type('application/json').send(answer.body);
+    return sendJson(request, reply, await service.json(completion));
   });
 
   /**
@@ -404,8 +436,8 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 function routeName(request: FastifyRequest): string {
   const url = request.routeOptions.url;
-  if (url === '/v1/chat/completions') return 'chat';
-  if (url === '/v1/embeddings') return 'embeddings';
+  if (url === CHAT_ROUTE) return 'chat';
+  if (url === EMBEDDINGS_ROUTE) return 'embeddings';
   return url ?? 'unknown';
 }
 

@@ -303,6 +303,7 @@ export class Sluice {
       provider: undefined,
       usage: undefined,
       trace: undefined,
+      finished: false,
     };
   }
 

@@ -518,6 +518,71 @@ describe('operations endpoints', () => {
     expect(metrics).toMatch(/sluice_tokens_total\{model="gpt-4o-mini",kind="completion"\} \d+/);
   });
 
+  it("puts Sluice's headers on every response and counts each request once", async () => {
+    const count = async (labels: string): Promise<number> => {
+      const text = await (await fetch(`${baseUrl}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((entry) => entry.startsWith(`sluice_requests_total{${labels}}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: freshQuestion() }] };
+    const cases: [string, () => Promise<Response>, number, string][] = [
+      [
+        'a chat miss',
+        () => post('/v1/chat/completions', chat),
+        200,
+        'route="chat",model="gpt-4o-mini",status="200",cache="miss"',
+      ],
+      [
+        'a chat refused by validation',
+        () => post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [] }),
+        400,
+        'route="chat",model="none",status="400",cache="bypass"',
+      ],
+      [
+        'a chat without a key',
+        () => post('/v1/chat/completions', chat, { authorization: '' }),
+        401,
+        'route="chat",model="none",status="401",cache="bypass"',
+      ],
+      [
+        'embeddings',
+        () => post('/v1/embeddings', { model: 'text-embedding-3-small', input: freshQuestion() }),
+        200,
+        'route="embeddings",model="text-embedding-3-small",status="200",cache="miss"',
+      ],
+      [
+        'the model list',
+        () => fetch(`${baseUrl}/v1/models`, { headers: { authorization: `Bearer ${KEY_A}` } }),
+        200,
+        'route="/v1/models",model="none",status="200",cache="bypass"',
+      ],
+      [
+        'an admin call without the admin key',
+        () => fetch(`${baseUrl}/admin/cache/stats`),
+        401,
+        'route="/admin/cache/stats",model="none",status="401",cache="bypass"',
+      ],
+      [
+        'an unknown route',
+        () => fetch(`${baseUrl}/v2/nothing`),
+        404,
+        'route="unknown",model="none",status="404",cache="bypass"',
+      ],
+    ];
+    for (const [what, send, status, labels] of cases) {
+      const before = await count(labels);
+      const response = await send();
+      await response.arrayBuffer();
+      expect(response.status, what).toBe(status);
+      expect(response.headers.get('x-request-id'), what).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.headers.get('x-sluice-cache'), what).toMatch(/^(miss|hit|bypass)$/);
+      expect(Number(response.headers.get('x-sluice-overhead-ms')), what).toBeGreaterThanOrEqual(0);
+      expect(await count(labels), what).toBe(before + 1);
+    }
+  });
+
   it('guards the admin API with the admin key and clears one namespace', async () => {
     const request = {
       model: 'gpt-4o-mini',
