@@ -100,13 +100,15 @@ export function headersDeadline(
  */
 export function withCallHeaders(headers: readonly string[], call: UpstreamCall): string[] {
   const { requestId, traceHeaders } = call;
-  if (requestId === undefined && (traceHeaders === undefined || traceHeaders.length === 0)) {
-    return headers as string[];
+  // One array of the final length (`concat` spreads array arguments), not a copy grown by push.
+  if (traceHeaders === undefined || traceHeaders.length === 0) {
+    return requestId === undefined
+      ? (headers as string[])
+      : headers.concat('x-request-id', requestId);
   }
-  const all = headers.slice();
-  if (requestId !== undefined) all.push('x-request-id', requestId);
-  if (traceHeaders !== undefined) for (const item of traceHeaders) all.push(item);
-  return all;
+  return requestId === undefined
+    ? headers.concat(traceHeaders)
+    : headers.concat('x-request-id', requestId, traceHeaders);
 }
 
 /** The call's body as a value, for providers that rewrite the request. */

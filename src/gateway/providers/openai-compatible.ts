@@ -20,7 +20,9 @@ export class OpenAICompatibleProvider implements Provider {
   readonly name: string;
   readonly host: string;
   readonly #pool: Pool;
-  readonly #basePath: string;
+  /** The two paths, joined to the base URL's path once rather than on every call. */
+  readonly #chatPath: string;
+  readonly #embeddingsPath: string;
   /** Header names and values, flat (undici's array form: copied per call faster than an object). */
   readonly #headers: string[];
   readonly #timeoutMs: number;
@@ -29,7 +31,9 @@ export class OpenAICompatibleProvider implements Provider {
     this.name = config.name;
     const url = new URL(config.baseUrl);
     this.host = url.hostname;
-    this.#basePath = url.pathname.replace(/\/+$/, '');
+    const basePath = url.pathname.replace(/\/+$/, '');
+    this.#chatPath = `${basePath}/chat/completions`;
+    this.#embeddingsPath = `${basePath}/embeddings`;
     this.#timeoutMs = config.timeoutMs;
     this.#pool = new Pool(url.origin, {
       connections: config.connections,
@@ -47,11 +51,11 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   chatCompletions(call: UpstreamCall): Promise<UpstreamResponse> {
-    return this.#post('/chat/completions', call);
+    return this.#post(this.#chatPath, call);
   }
 
   embeddings(call: UpstreamCall): Promise<UpstreamResponse> {
-    return this.#post('/embeddings', call);
+    return this.#post(this.#embeddingsPath, call);
   }
 
   #post(path: string, call: UpstreamCall): Promise<UpstreamResponse> {
@@ -69,7 +73,7 @@ export class OpenAICompatibleProvider implements Provider {
       this.#pool.dispatch(
         {
           method: 'POST',
-          path: this.#basePath + path,
+          path,
           headers: withCallHeaders(this.#headers, call),
           body: call.body,
         },
@@ -85,7 +89,7 @@ export class OpenAICompatibleProvider implements Provider {
     try {
       const response = await this.#pool.request({
         method: 'POST',
-        path: this.#basePath + path,
+        path,
         headers,
         body: call.body,
         signal: deadline.signal,
