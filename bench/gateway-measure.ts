@@ -79,6 +79,8 @@ export interface Settings {
   latencyRequests: number;
   /** Untimed requests per target before the latency rounds. */
   latencyWarmupRequests: number;
+  /** Requests per target whose allocations are counted, at `connections`. */
+  allocationRequests: number;
   /** The Portkey version asked for (`latest` unless `--portkey`). */
   portkey: string;
   /** Where the Sluice process writes a `--cpu-prof` profile, if asked. */
@@ -111,6 +113,8 @@ export interface Target {
   sluiceCache: 'bypass' | 'hit' | undefined;
   /** The process serving the target (the mock for the direct target), for its CPU time. */
   pid: number | undefined;
+  /** The same process, when it is one of the benchmark's own (not Portkey's): for allocations. */
+  server: ServerProcess | undefined;
 }
 
 export interface LatencyFigures {
@@ -139,6 +143,11 @@ export interface TargetRow {
    * (Linux; null elsewhere): what the system costs, whatever else runs on the machine.
    */
   cpuMicrosecondsPerRequest: number | null;
+  /**
+   * Bytes the target's own process allocated per request, garbage included (V8's sampling heap
+   * profiler); null for a process that cannot count (Portkey's).
+   */
+  allocatedBytesPerRequest: number | null;
   latency: LatencyFigures | null;
   /** p50 / p99 at one connection minus the direct target's. */
   addedP50Ms: number | null;
@@ -157,6 +166,7 @@ export function emptyRow(id: TargetId, name: string, skipped: string | null = nu
     measuredRequests: 0,
     upstreamCallsPerRequest: null,
     cpuMicrosecondsPerRequest: null,
+    allocatedBytesPerRequest: null,
     latency: null,
     addedP50Ms: null,
     addedP99Ms: null,
@@ -274,7 +284,7 @@ export async function check(
 function autocannonRun(
   target: Target,
   settings: Settings,
-  seconds: number,
+  length: { duration: number } | { amount: number },
   signal: AbortSignal,
 ): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
@@ -298,7 +308,7 @@ function autocannonRun(
             }),
         connections: settings.connections,
         pipelining: 1,
-        duration: seconds,
+        ...length,
         timeout: REQUEST_TIMEOUT_MS / 1_000,
       },
       (error, result) => {
@@ -344,7 +354,7 @@ export async function measureThroughput(
   const rounds: ThroughputRound[] = [];
   for (const target of targets) {
     if (signal.aborted) return { rounds };
-    await autocannonRun(target, settings, settings.warmupSeconds, signal);
+    await autocannonRun(target, settings, { duration: settings.warmupSeconds }, signal);
   }
   const roundSeconds = settings.durationSeconds / settings.throughputRounds;
   const upstreamCalls = new Map(targets.map((target) => [target.id, 0]));
@@ -358,7 +368,7 @@ export async function measureThroughput(
       order.push(target.id);
       await mock.reset();
       const cpuBefore = target.pid === undefined ? null : processCpuMs(target.pid);
-      const result = await autocannonRun(target, settings, roundSeconds, signal);
+      const result = await autocannonRun(target, settings, { duration: roundSeconds }, signal);
       const cpuAfter = target.pid === undefined ? null : processCpuMs(target.pid);
       const cpuSoFar = cpuMs.get(target.id) ?? null;
       cpuMs.set(
@@ -412,6 +422,50 @@ export async function measureThroughput(
     }
   }
   return { rounds };
+}
+
+// ------------------------------------------------------------------ allocations
+
+/**
+ * What each target's process allocates per request, garbage included, counted by V8's sampling
+ * heap profiler inside the process (told to keep the samples of collected objects) over
+ * `allocationRequests` requests at `connections`: a cost figure that other work on the machine
+ * does not move, unlike requests/s and, less, CPU/req. Run after the timed phases, since
+ * sampling slows the process a little. A target whose process cannot count (Portkey's) keeps
+ * null.
+ */
+export async function measureAllocation(
+  targets: readonly Target[],
+  rows: ReadonlyMap<TargetId, TargetRow>,
+  settings: Settings,
+  signal: AbortSignal,
+): Promise<void> {
+  for (const target of targets) {
+    const server = target.server;
+    if (signal.aborted) return;
+    if (server === undefined || !(await server.startAllocationCount())) continue;
+    let result: autocannon.Result;
+    let bytes: number | null;
+    try {
+      result = await autocannonRun(
+        target,
+        settings,
+        { amount: settings.allocationRequests },
+        signal,
+      );
+    } finally {
+      // Stopped whatever happened: a profiler left sampling would slow the process.
+      bytes = await server.stopAllocationCount();
+    }
+    const row = rows.get(target.id) as TargetRow;
+    const completed = result.requests.total;
+    if (result.errors > 0 || result.non2xx > 0) {
+      row.problems.push(
+        `allocation run: ${result.errors} errors, ${result.non2xx} non-2xx of ${completed}`,
+      );
+    }
+    row.allocatedBytesPerRequest = bytes === null || completed === 0 ? null : bytes / completed;
+  }
 }
 
 // ------------------------------------------------------------------ latency at one connection

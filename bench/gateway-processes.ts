@@ -33,6 +33,10 @@ export interface ServerProcess {
   stats(): Promise<MockProviderStats | null>;
   /** Zeroes the mock's counters; resolves once the child has done it. */
   reset(): Promise<void>;
+  /** Starts counting what the process allocates (false: it cannot, e.g. not a target script). */
+  startAllocationCount(): Promise<boolean>;
+  /** Bytes allocated since `startAllocationCount`, garbage included; null when not counted. */
+  stopAllocationCount(): Promise<number | null>;
   /** The end of what the process wrote to stderr. */
   stderrTail(): string;
 }
@@ -162,21 +166,29 @@ function serverProcess(
   const send = (command: TargetCommand): void => {
     if (child.connected) child.send(command);
   };
-  const stats = (): Promise<MockProviderStats | null> =>
+  /** Sends `command` and resolves with the first report of type `type` that follows. */
+  const ask = <Type extends TargetReport['type']>(
+    command: TargetCommand,
+    type: Type,
+  ): Promise<Extract<TargetReport, { type: Type }>> =>
     new Promise((resolve, reject) => {
       const onMessage = (message: TargetReport): void => {
-        if (message.type !== 'stats') return;
+        if (message.type !== type) return;
         clearTimeout(timer);
         child.off('message', onMessage);
-        resolve(message.stats);
+        resolve(message as Extract<TargetReport, { type: Type }>);
       };
       const timer = setTimeout(() => {
         child.off('message', onMessage);
-        reject(new Error(`${label} did not send its stats within ${COMMAND_TIMEOUT_MS} ms`));
+        reject(
+          new Error(`${label} did not answer '${command.type}' within ${COMMAND_TIMEOUT_MS} ms`),
+        );
       }, COMMAND_TIMEOUT_MS);
       child.on('message', onMessage);
-      send({ type: 'stats' });
+      send(command);
     });
+  const stats = async (): Promise<MockProviderStats | null> =>
+    (await ask({ type: 'stats' }, 'stats')).stats;
   return {
     label,
     url,
@@ -187,6 +199,12 @@ function serverProcess(
       send({ type: 'reset' });
       // The child handles its messages in order: once the stats come back, the reset is done.
       await stats();
+    },
+    async startAllocationCount() {
+      return (await ask({ type: 'alloc-start' }, 'alloc-started')).started;
+    },
+    async stopAllocationCount() {
+      return (await ask({ type: 'alloc-stop' }, 'alloc')).bytes;
     },
   };
 }

@@ -98,7 +98,7 @@ export function printTable(rows: readonly TargetRow[], throughput: ThroughputPha
   const bare = rows.find((row) => row.id === 'b');
   const nameWidth = Math.max(36, ...rows.map((row) => row.name.length + 5));
   console.log(
-    `\n${'target'.padEnd(nameWidth)}${'req/s @50'.padStart(11)}${'vs (b)'.padStart(9)}${'p50 @1'.padStart(11)}${'p99 @1'.padStart(11)}${'added p50'.padStart(12)}${'added p99'.padStart(12)}${'CPU/req'.padStart(10)}${'upstream/req'.padStart(14)}`,
+    `\n${'target'.padEnd(nameWidth)}${'req/s @50'.padStart(11)}${'vs (b)'.padStart(9)}${'p50 @1'.padStart(11)}${'p99 @1'.padStart(11)}${'added p50'.padStart(12)}${'added p99'.padStart(12)}${'CPU/req'.padStart(10)}${'alloc/req'.padStart(11)}${'upstream/req'.padStart(14)}`,
   );
   for (const row of rows) {
     const label = `(${row.id}) ${row.name}`.padEnd(nameWidth);
@@ -120,9 +120,13 @@ export function printTable(rows: readonly TargetRow[], throughput: ThroughputPha
       row.cpuMicrosecondsPerRequest === null
         ? '—'
         : `${row.cpuMicrosecondsPerRequest.toFixed(0)} µs`;
+    const allocated =
+      row.allocatedBytesPerRequest === null
+        ? '—'
+        : `${(row.allocatedBytesPerRequest / 1_024).toFixed(1)} KB`;
     const flag = row.problems.length === 0 ? '' : `  INVALID: ${row.problems.join('; ')}`;
     console.log(
-      `${label}${rate(row.requestsPerSecond).padStart(11)}${ratio.padStart(9)}${milliseconds(row.latency?.p50Ms).padStart(11)}${milliseconds(row.latency?.p99Ms).padStart(11)}${added(row.addedP50Ms).padStart(12)}${added(row.addedP99Ms).padStart(12)}${cpu.padStart(10)}${calls.padStart(14)}${flag}`,
+      `${label}${rate(row.requestsPerSecond).padStart(11)}${ratio.padStart(9)}${milliseconds(row.latency?.p50Ms).padStart(11)}${milliseconds(row.latency?.p99Ms).padStart(11)}${added(row.addedP50Ms).padStart(12)}${added(row.addedP99Ms).padStart(12)}${cpu.padStart(10)}${allocated.padStart(11)}${calls.padStart(14)}${flag}`,
     );
   }
 }

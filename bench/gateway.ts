@@ -36,6 +36,12 @@
  * - CPU/req: the CPU time of the process under test (for (a), the mock) per request over the
  *   throughput rounds, from `/proc` (Linux): a cost figure that other processes on the machine
  *   barely move, unlike requests/s.
+ * - alloc/req: what the process under test allocates per request, garbage included, counted
+ *   by V8's sampling heap profiler inside it (keeping the samples of collected objects) over
+ *   10,000 requests (3,000 with `--quick`) at 50 connections, after the timed phases since
+ *   sampling slows the process a little. Not for Portkey, whose process is not the benchmark's.
+ *   It moves least from run to run: where a change's effect on requests/s is within the noise
+ *   of a shared machine, this shows it.
  * - Latency: one keep-alive connection per target and one request at a time, each timed with
  *   `performance.now()` (autocannon only reports whole milliseconds), in interleaved rounds of
  *   100 requests whose order rotates. Added latency = the target's p50 (p99) minus the direct
@@ -59,6 +65,7 @@ import {
   emptyRow,
   LATENCY_ROUND_SIZE,
   type LatencyPhase,
+  measureAllocation,
   measureLatency,
   measureThroughput,
   requestBodies,
@@ -131,6 +138,7 @@ function settingsFrom(args: string[]): { settings: Settings; json: string | unde
       throughputRounds: Math.max(1, Math.round(durationSeconds / ROUND_SECONDS)),
       latencyRequests: Math.ceil(latencyRequests / LATENCY_ROUND_SIZE) * LATENCY_ROUND_SIZE,
       latencyWarmupRequests: quick ? 100 : 300,
+      allocationRequests: quick ? 3_000 : 10_000,
       portkey: extra.portkey ?? 'latest',
       profileDir: extra.profile,
       promptKb: promptKb ?? 0,
@@ -199,6 +207,7 @@ async function startServers(
       name: 'direct to the mock provider',
       origin: mockUrl.origin,
       pid: mock.pid,
+      server: mock,
       path: `${mockUrl.pathname.replace(/\/+$/, '')}/chat/completions`,
       headers: json,
       body,
@@ -211,6 +220,7 @@ async function startServers(
       name: 'bare fastify + undici proxy',
       origin: bare.url,
       pid: bare.pid,
+      server: bare,
       path: CHAT_PATH,
       headers: json,
       body,
@@ -223,6 +233,7 @@ async function startServers(
       name: 'Sluice, miss path (no-store)',
       origin: sluice.url,
       pid: sluice.pid,
+      server: sluice,
       path: CHAT_PATH,
       headers: { ...json, 'cache-control': 'no-store' },
       body,
@@ -235,6 +246,7 @@ async function startServers(
       name: 'Sluice, hit path',
       origin: sluice.url,
       pid: sluice.pid,
+      server: sluice,
       path: CHAT_PATH,
       headers: json,
       body,
@@ -251,6 +263,8 @@ async function startServers(
       name: portkeyName,
       origin: portkeyServer.url,
       pid: portkeyServer.pid,
+      // Portkey's own server: it does not answer the benchmark's commands.
+      server: undefined,
       path: CHAT_PATH,
       headers: {
         ...json,
@@ -314,6 +328,7 @@ export async function run(args: string[]): Promise<void> {
     `loopback, mock provider at zero latency; every server in its own process, autocannon and the latency loop in this one
 throughput: ${CONNECTIONS} connections, ${settings.warmupSeconds} s warm-up per target, then ${settings.throughputRounds} interleaved rounds of ${roundSeconds.toFixed(1)} s per target; req/s = median of the rounds, ratios = median of same-round ratios, rounds with other processes above ${NOISY_CORES} cores left out if at least half are quiet
 CPU/req: CPU time of the process under test per request in the rounds (for (a), the mock's), steady whatever else runs
+alloc/req: what the process under test allocates per request, garbage included (V8's sampling heap profiler in it, keeping collected objects), over ${settings.allocationRequests.toLocaleString('en-US')} requests at ${CONNECTIONS} connections after the timed phases; the steadiest figure of all
 latency: 1 connection, ${settings.latencyRequests.toLocaleString('en-US')} sequential requests per target timed with performance.now(), interleaved rounds of ${LATENCY_ROUND_SIZE}; added = p50 (p99) minus the direct p50 (p99)
 other processes before the run: ${cores(environment.foreignCoresBeforeRun)}
 Sluice's model: ${settings.route === 'named' ? 'configured by name, so every request is routed (--route named)' : 'a wildcard, planned once per model name (--route wildcard)'}
@@ -324,7 +339,8 @@ request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a 
   const budgetSeconds = Math.round(
     300 +
       5 * (settings.warmupSeconds + settings.durationSeconds + 5 * settings.throughputRounds) +
-      settings.latencyRequests * 0.05,
+      settings.latencyRequests * 0.05 +
+      settings.allocationRequests * 0.004,
   );
   const unguard = guard(group, abort, budgetSeconds);
   const clients = new Map<TargetId, Client>();
@@ -396,6 +412,10 @@ request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a 
     const noisy = latency.foreignCores.filter((value) => (value ?? 0) > NOISY_CORES).length;
     console.log(
       `latency: ${latency.rounds} rounds, ${noisy} of them noisy${noisy === 0 ? '' : latency.usedRounds < latency.rounds ? ` (left out: figures from ${latency.usedRounds} quiet rounds)` : ' (kept: too few quiet rounds)'}`,
+    );
+    await measureAllocation(measured, rows, settings, abort.signal);
+    console.log(
+      `allocations: ${settings.allocationRequests.toLocaleString('en-US')} requests per target, counted in the process under test`,
     );
   } finally {
     unguard();
