@@ -221,21 +221,25 @@ export function costOf(price: ModelPrice, tokens: NormalizedUsage): CostBreakdow
   // In doubles while every amount and the rounded total are safe integers, which is every
   // real request (a million tokens at $1,000 per 1M tokens is 1e15 picos, under 2^53): products
   // and sums of safe integers are then exact. BigInt beyond that.
+  const throughCached = input + cachedInput;
+  const throughWrite = throughCached + cacheWrite;
+  const throughOutput = throughWrite + output;
+  const all = throughOutput + reasoning;
   if (
     isSafePicos(input) &&
     isSafePicos(cachedInput) &&
     isSafePicos(cacheWrite) &&
     isSafePicos(output) &&
     isSafePicos(reasoning) &&
-    Number.isSafeInteger(input + cachedInput + cacheWrite + output + reasoning + PICOS_PER_NANO)
+    Number.isSafeInteger(all + PICOS_PER_NANO)
   ) {
     // Each part is the rounded running total minus the rounded total before it, so the parts
     // add up to the rounded total exactly.
     const afterInput = safePicosToNanosHalfUp(input);
-    const afterCached = safePicosToNanosHalfUp(input + cachedInput);
-    const afterWrite = safePicosToNanosHalfUp(input + cachedInput + cacheWrite);
-    const afterOutput = safePicosToNanosHalfUp(input + cachedInput + cacheWrite + output);
-    const total = safePicosToNanosHalfUp(input + cachedInput + cacheWrite + output + reasoning);
+    const afterCached = safePicosToNanosHalfUp(throughCached);
+    const afterWrite = safePicosToNanosHalfUp(throughWrite);
+    const afterOutput = safePicosToNanosHalfUp(throughOutput);
+    const total = safePicosToNanosHalfUp(all);
     return {
       input: afterInput,
       cachedInput: afterCached - afterInput,

@@ -359,14 +359,23 @@ export class CompletionService {
     const admitted = this.#accounting.admit(request);
     if (admitted !== undefined) await admitted;
     const started = performance.now();
+    let waitedMs = 0;
     let dispatched: Dispatched;
     try {
       dispatched = await this.#send(request, undefined);
     } finally {
-      request.exchange.waitMs += performance.now() - started;
+      waitedMs = performance.now() - started;
+      request.exchange.waitMs += waitedMs;
     }
-    this.#answered(request, dispatched, started);
+    this.#answered(request, dispatched);
     const { response, text = '' } = dispatched;
+    // A stream's upstream time is observed at its end, in #fetchStream.
+    this.#metrics.observeUpstream(
+      dispatched.target.provider.name,
+      dispatched.target.model,
+      response.status,
+      waitedMs / 1_000,
+    );
     const usage = usageOf(text);
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
@@ -462,7 +471,7 @@ export class CompletionService {
       const dispatched = await this.#send(request, signal).finally(() => {
         request.exchange.waitMs += performance.now() - called;
       });
-      this.#answered(request, dispatched, called);
+      this.#answered(request, dispatched);
       response = dispatched.response;
     } catch (error) {
       flight.fail(toHttpError(error));
@@ -565,25 +574,13 @@ export class CompletionService {
     });
   }
 
-  /**
-   * What a dispatched call leaves on the exchange: the fallback that answered, if one did; and,
-   * for a JSON answer, the upstream latency since `started` (a stream's is observed at its end).
-   */
-  #answered(request: CompletionRequest, dispatched: Dispatched, started: number): void {
+  /** The fallback that answered a dispatched call, if one did, on the exchange. */
+  #answered(request: CompletionRequest, dispatched: Dispatched): void {
+    if (dispatched.target === request.target) return;
     const exchange = request.exchange;
-    if (dispatched.target !== request.target) {
-      exchange.answeredBy = dispatched.target;
-      exchange.headers['x-sluice-fallback'] =
-        `${dispatched.target.model} (${dispatched.target.provider.name})`;
-    }
-    if (!request.stream) {
-      this.#metrics.observeUpstream(
-        dispatched.target.provider.name,
-        dispatched.target.model,
-        dispatched.response.status,
-        (performance.now() - started) / 1_000,
-      );
-    }
+    exchange.answeredBy = dispatched.target;
+    exchange.headers['x-sluice-fallback'] =
+      `${dispatched.target.model} (${dispatched.target.provider.name})`;
   }
 
   /** The semantic cache when it serves this request: chat, not streaming, an enabled caller. */

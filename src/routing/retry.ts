@@ -121,19 +121,19 @@ async function retryLoop<T>(
   const clock = options.clock ?? systemClock;
   const { signal } = options;
 
+  if (failed === undefined) signal?.throwIfAborted();
   const deadlineAt = deadlineMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + deadlineMs;
-  let attempt = 0;
-  let error: unknown;
-  if (failed !== undefined) error = failed.error;
-  else {
-    signal?.throwIfAborted();
-    try {
-      return await runAttempt(fn, attempt, signal, deadlineMs, deadlineAt, clock);
-    } catch (caught) {
-      error = caught;
+
+  for (let attempt = 0; ; attempt += 1) {
+    let error: unknown;
+    if (attempt === 0 && failed !== undefined) error = failed.error;
+    else {
+      try {
+        return await runAttempt(fn, attempt, signal, deadlineMs, deadlineAt, clock);
+      } catch (caught) {
+        error = caught;
+      }
     }
-  }
-  for (;;) {
     if (signal?.aborted) throw signal.reason;
     if (error instanceof DeadlineExceededError || clock.now() >= deadlineAt) {
       throw error instanceof DeadlineExceededError
@@ -152,12 +152,6 @@ async function retryLoop<T>(
     options.onRetry?.({ attempt, error, delayMs, fromRetryAfter: retryAfter !== undefined });
     await sleep(delayMs, signal);
     signal?.throwIfAborted();
-    attempt += 1;
-    try {
-      return await runAttempt(fn, attempt, signal, deadlineMs, deadlineAt, clock);
-    } catch (caught) {
-      error = caught;
-    }
   }
 }
 
