@@ -103,15 +103,16 @@ export interface CostTracker {
   priceOf(model: string): ModelPrice | undefined;
   /**
    * The upper bound of `request`'s cost. Loads the model's encoding on first use (~200 ms,
-   * once per encoding; see `warmUp`).
+   * once per encoding; see `warmUp`). `price`, when given, is used instead of the table's
+   * (a deployment's own price).
    */
-  estimate(model: string, request: EstimateRequest): CostEstimate;
+  estimate(model: string, request: EstimateRequest, price?: ModelPrice): CostEstimate;
   /**
    * The exact cost of a finished request from the provider's usage object (any shape
    * `normalizeUsage` accepts). Throws `E_USAGE` for a malformed usage, never for an unknown
-   * model.
+   * model. `price`, when given, is used instead of the table's (a deployment's own price).
    */
-  cost(model: string, usage: unknown): RequestCost;
+  cost(model: string, usage: unknown, price?: ModelPrice): RequestCost;
   /** The cost of an embeddings call: its usage object, or its input token count. */
   embeddingCost(model: string, usage: unknown): RequestCost;
   /**
@@ -131,9 +132,9 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
   }
   const prices = createPriceTable(options);
 
-  const cost = (model: string, usage: unknown): RequestCost => {
+  const cost = (model: string, usage: unknown, given?: ModelPrice): RequestCost => {
     const tokens = normalizeUsage(usage);
-    const price = prices.price(model);
+    const price = given ?? prices.price(model);
     return {
       model,
       known: price !== undefined,
@@ -157,8 +158,8 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
       }
       return cost(model, { ...ZERO_USAGE, inputTokens: usage });
     },
-    estimate(model, request) {
-      const price = prices.price(model);
+    estimate(model, request, given) {
+      const price = given ?? prices.price(model);
       const tokenizer = tokenizerForModel(model);
       const input = request.input;
       const embedding =

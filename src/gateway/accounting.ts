@@ -1,16 +1,19 @@
 import type { BudgetAdvice, BudgetSubject, Budgets, Reservation } from '../cost/budgets.js';
 import { BudgetExceededError } from '../cost/budgets.js';
 import type { Ledger } from '../cost/ledger.js';
+import type { ModelPrice } from '../cost/prices.js';
 import type { CostTracker, RequestCost } from '../cost/tracker.js';
 import { RateLimitError, type RateLimiter } from '../routing/rate-limit.js';
 import type { Caller } from './auth.js';
 import { HttpError } from './errors.js';
 import type { Exchange, ExchangeRecord, Usage } from './exchange.js';
 
-/** Where a call goes, as accounting sees it: the model and the provider's name. */
+/** Where a call goes, as accounting sees it: the model, the provider's name and the price. */
 export interface AccountedTarget {
   readonly model: string;
   readonly provider: { readonly name: string };
+  /** The deployment's price; undefined: the price table's price of `model`. */
+  readonly price?: ModelPrice | undefined;
 }
 
 /** The part of a request accounting needs. */
@@ -60,7 +63,7 @@ export class Accounting {
    * The price of a cached answer's usage, by the usage object: hits from the memory tier share
    * one object, so a hot entry is priced once instead of once per hit.
    */
-  readonly #hitPrices = new WeakMap<Usage, { model: string; priced: RequestCost }>();
+  readonly #hitPrices = new WeakMap<Usage, { target: AccountedTarget; priced: RequestCost }>();
 
   constructor(options: AccountingOptions) {
     this.#tracker = options.tracker;
@@ -83,13 +86,19 @@ export class Accounting {
     return this.#tracker;
   }
 
-  /** What `usage` costs on `model`; memoised for cache hits (the price table never changes). */
-  #price(model: string, usage: Usage, hit: boolean): RequestCost {
-    if (!hit) return this.#tracker.cost(model, usage);
+  /** What `usage` costs on `target`; memoised for cache hits (prices never change). */
+  #price(target: AccountedTarget, usage: Usage, hit: boolean): RequestCost {
+    if (!hit) return this.#tracker.cost(target.model, usage, target.price);
     const memo = this.#hitPrices.get(usage);
-    if (memo !== undefined && memo.model === model) return memo.priced;
-    const priced = this.#tracker.cost(model, usage);
-    this.#hitPrices.set(usage, { model, priced });
+    if (
+      memo !== undefined &&
+      memo.target.model === target.model &&
+      memo.target.price === target.price
+    ) {
+      return memo.priced;
+    }
+    const priced = this.#tracker.cost(target.model, usage, target.price);
+    this.#hitPrices.set(usage, { target, priced });
     return priced;
   }
 
@@ -126,8 +135,9 @@ export class Accounting {
 
   async #limit(request: AccountedRequest, limiter: RateLimiter): Promise<void> {
     const exchange = request.exchange;
-    const model = (request.nominal ?? request.target).model;
-    const estimate = this.#tracker.estimate(model, request.body);
+    const target = request.nominal ?? request.target;
+    const model = target.model;
+    const estimate = this.#tracker.estimate(model, request.body, target.price);
     try {
       exchange.rateLimit = await limiter.acquire(
         { key: request.caller.name, model, tags: request.caller.tags },
@@ -162,11 +172,14 @@ export class Accounting {
   async #admit(request: AccountedRequest, budgets: Budgets): Promise<void> {
     const exchange = request.exchange;
     let maxCostNanos = 0;
-    const models = new Set((request.chain ?? [request.target]).map((target) => target.model));
-    for (const model of models) {
+    const seen = new Set<string | ModelPrice>();
+    for (const target of request.chain ?? [request.target]) {
+      const price = target.price ?? target.model;
+      if (seen.has(price)) continue;
+      seen.add(price);
       maxCostNanos = Math.max(
         maxCostNanos,
-        this.#tracker.estimate(model, request.body).maxCostNanos,
+        this.#tracker.estimate(target.model, request.body, target.price).maxCostNanos,
       );
     }
     try {
@@ -195,7 +208,7 @@ export class Accounting {
     const hit = exchange.cache === 'hit' || exchange.cache === 'semantic-hit';
     let priced: RequestCost | undefined;
     try {
-      priced = usage === undefined ? undefined : this.#price(model, usage, hit);
+      priced = usage === undefined ? undefined : this.#price(answered, usage, hit);
     } catch (error) {
       this.#log('warn', 'the upstream reported a malformed usage; recorded at 0 USD', {
         requestId: exchange.requestId,

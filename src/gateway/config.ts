@@ -33,6 +33,7 @@ const modelSchema = z.strictObject({
   name: z.string().min(1).max(256),
   provider: name,
   upstreamModel: z.string().min(1).max(256).optional(),
+  deployment: z.string().min(1).max(256).optional(),
   quality: z.number().min(0).max(1).optional(),
   weight: z.number().positive().optional(),
   class: z.enum(['small', 'medium', 'large']).optional(),
@@ -256,6 +257,11 @@ export interface ProviderConfig {
 export type ModelConfig = z.infer<typeof modelSchema> & {
   /** The name sent upstream; defaults to `name` (or the requested name for `'*'`). */
   readonly upstreamModel: string | undefined;
+  /**
+   * The deployment's id (its circuit breaker and latency statistics); `provider/name` unless
+   * configured. Undefined for `'*'`.
+   */
+  readonly deployment: string | undefined;
 };
 
 export type RoutingConfig = z.infer<typeof routingSchema>;
@@ -448,13 +454,23 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
         `${at(`models.${index}.provider`)}: unknown provider '${model.provider}'; expected one of ${[...providerNames].join(', ')}`,
       );
     }
-    return { ...model, upstreamModel: model.upstreamModel };
+    if (model.name === '*' && model.deployment !== undefined) {
+      throw new ConfigError(
+        `${at(`models.${index}.deployment`)}: the '*' model passes names through; it has no deployment to name`,
+      );
+    }
+    return {
+      ...model,
+      upstreamModel: model.upstreamModel,
+      deployment: model.name === '*' ? undefined : deploymentIdOf(model),
+    };
   });
   unique(
     models.map((model) => `${model.name}' on provider '${model.provider}`),
     at('models'),
     'model',
   );
+  uniqueDeployments(models, at('models'));
   const batchProvider = file.deferred?.batchProvider;
   if (
     batchProvider !== undefined &&
@@ -610,6 +626,29 @@ function baseUrlOf(
   if (baseUrl !== undefined) return baseUrl.replace(/\/+$/, '');
   if (type === 'anthropic') return 'https://api.anthropic.com/v1';
   throw new ConfigError(`${field}: required for an openai-compatible provider`);
+}
+
+/**
+ * A deployment's id: `deployment` when configured, else `provider/name`. The name, not the
+ * upstream model: two names for one upstream model (`fast` for `gpt-4o-mini`) are two
+ * deployments, each with its own breaker and statistics, and `(name, provider)` is unique.
+ */
+function deploymentIdOf(model: { name: string; provider: string; deployment?: string }): string {
+  return model.deployment ?? `${model.provider}/${model.name}`;
+}
+
+function uniqueDeployments(models: readonly ModelConfig[], field: string): void {
+  const seen = new Map<string, number>();
+  models.forEach((model, index) => {
+    if (model.deployment === undefined) return;
+    const first = seen.get(model.deployment);
+    if (first !== undefined) {
+      throw new ConfigError(
+        `${field}.${index}.deployment: deployment id '${model.deployment}' is already the id of models.${first}; give each deployment a unique \`deployment\``,
+      );
+    }
+    seen.set(model.deployment, index);
+  });
 }
 
 function unique(values: readonly string[], field: string, what: string): void {

@@ -1,6 +1,7 @@
+import type { ModelPrice } from '../cost/prices.js';
 import type { CostTracker } from '../cost/tracker.js';
 import { NoRouteError } from '../routing/errors.js';
-import type { DeploymentConfig } from '../routing/profiles.js';
+import type { DeploymentConfig, ModelProfile } from '../routing/profiles.js';
 import {
   ascii,
   createRouter,
@@ -35,6 +36,11 @@ export interface Target {
    * deployments are interchangeable), the provider and upstream name for a wildcard.
    */
   readonly cacheScope: string;
+  /**
+   * What a call costs here: the deployment's own `price`, else its price-table entry;
+   * undefined when unknown (priced by the model's name, as a wildcard is).
+   */
+  readonly price: ModelPrice | undefined;
 }
 
 /** Wildcard plans kept (the names come from clients: bounded, cleared when full). */
@@ -106,6 +112,7 @@ export class ModelTable {
   ) {
     let wildcard: Provider | undefined;
     const deployments: DeploymentConfig[] = [];
+    const configured = new Map<string, { provider: Provider; custom: boolean }>();
     for (const model of config.models) {
       const provider = providers.get(model.provider);
       if (provider === undefined) {
@@ -121,16 +128,8 @@ export class ModelTable {
         continue;
       }
       const upstreamModel = model.upstreamModel ?? model.name;
-      const deployment = `${model.provider}/${upstreamModel}`;
-      const target: Target = {
-        model: model.name,
-        upstreamModel,
-        provider,
-        deployment,
-        cacheScope: `model:${model.name}`,
-      };
-      this.#byDeployment.set(deployment, target);
-      this.#byModel.set(model.name, [...(this.#byModel.get(model.name) ?? []), target]);
+      const deployment = model.deployment ?? `${model.provider}/${model.name}`;
+      configured.set(deployment, { provider, custom: model.price !== undefined });
       const known =
         model.price !== undefined ||
         tracker.priceOf(upstreamModel) !== undefined ||
@@ -213,6 +212,28 @@ export class ModelTable {
                 }),
           });
     const router = this.router;
+    // Each deployment is priced as the router prices it: its own `price`, else the price-table
+    // entry of its upstream model, else of its name; a model with neither has no price.
+    for (const profile of router?.profiles() ?? []) {
+      const { provider, custom } = configured.get(profile.deployment) as {
+        provider: Provider;
+        custom: boolean;
+      };
+      const target: Target = {
+        model: profile.model,
+        upstreamModel: profile.upstreamModel,
+        provider,
+        deployment: profile.deployment,
+        cacheScope: `model:${profile.model}`,
+        price: custom
+          ? ownPrice(profile)
+          : profile.pricedAs === undefined
+            ? undefined
+            : tracker.priceOf(profile.pricedAs),
+      };
+      this.#byDeployment.set(profile.deployment, target);
+      this.#byModel.set(profile.model, [...(this.#byModel.get(profile.model) ?? []), target]);
+    }
     if (router !== undefined) {
       const withFallbacks = new Set(Object.keys(routing.fallbacks ?? {}));
       for (const profile of router.profiles()) {
@@ -240,6 +261,11 @@ export class ModelTable {
       created: 0,
       owned_by: this.#byModel.get(name)?.[0]?.provider.name ?? 'sluice',
     }));
+  }
+
+  /** The price of a configured model's first deployment (undefined: price it by name). */
+  priceOf(name: string): ModelPrice | undefined {
+    return this.#byModel.get(name)?.[0]?.price;
   }
 
   /** True when `name` is a configured model or alias (not a wildcard pass-through). */
@@ -272,6 +298,7 @@ export class ModelTable {
       provider,
       deployment: undefined,
       cacheScope: `${provider.name}/${name}`,
+      price: undefined,
     };
     const plan: Plan = { target, chain: [target], decision: undefined };
     if (this.#wildcardPlans.size >= WILDCARD_PLANS) this.#wildcardPlans.clear();
@@ -462,6 +489,19 @@ export class ModelTable {
     if (allowed === undefined || allowed.has('*')) return this.#listed;
     return this.#listed.filter((model) => allowed.has(model.id));
   }
+}
+
+/** A deployment's own `price` as a price-table entry (the profile holds it in pico-dollars). */
+function ownPrice(profile: ModelProfile): ModelPrice {
+  return Object.freeze({
+    model: profile.model,
+    provider: profile.provider,
+    picoPerToken: profile.price,
+    contextWindow: profile.contextWindow,
+    maxOutputTokens: profile.maxOutputTokens,
+    class: profile.class,
+    mode: 'chat' as const,
+  });
 }
 
 /** The output a validated request asks for (a positive integer, or 0 when it sets no cap). */

@@ -275,7 +275,7 @@ export class Sluice {
           }),
       pollInterval: settings.interval ?? '30s',
       price: (model, usage) => {
-        const priced = tracker.cost(model, usage);
+        const priced = tracker.cost(model, usage, this.models.priceOf(model));
         if (!priced.known) return undefined;
         return { nanos: priced.nanos.total, batchNanos: Math.ceil(priced.nanos.total / 2) };
       },
