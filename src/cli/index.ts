@@ -27,6 +27,9 @@ Commands:
 Options:
   -h, --help                Show this help`;
 
+/** How long a failed command may take to close what it opened before the process exits. */
+const EXIT_GRACE_MS = 1_000;
+
 const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   agent: () => import('../../bench/agent.js'),
   budget: () => import('../../bench/budget.js'),
@@ -107,5 +110,8 @@ main(process.argv.slice(2)).then(
           : (error as Error).stack;
     console.error(message);
     process.exitCode = typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    // A failed command ends the process: what it opened is being closed, and whatever is
+    // still open after a second (a Redis client retrying, a pool) must not keep it alive.
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   },
 );

@@ -23,7 +23,15 @@ export async function runServe(args: string[]): Promise<void> {
     );
   }
   const gateway = createGateway(config);
-  const { url } = await gateway.listen({ host, port });
+  let url: string;
+  try {
+    ({ url } = await gateway.listen({ host, port }));
+  } catch (error) {
+    // The port is taken, or budgets could not be restored: close what the gateway opened
+    // (Redis connections, files) so the process can exit with the error.
+    await gateway.close().catch(() => {});
+    throw error;
+  }
   gateway.app.log.info(
     { url, config: config.source, providers: config.providers.map((provider) => provider.name) },
     `sluice gateway listening on ${url} (OpenAI base URL: ${url}/v1, dashboard: ${url}/dashboard)`,

@@ -107,43 +107,45 @@ export class Sluice {
   constructor(configInput: GatewayConfig | GatewayConfigFile, options: SluiceOptions = {}) {
     const config = isResolvedConfig(configInput) ? configInput : resolveConfig(configInput);
     this.config = config;
-    this.#log = options.log ?? (() => {});
-    const log = (
-      level: 'info' | 'warn' | 'error',
-      message: string,
-      fields: Record<string, unknown>,
-    ) => this.#log(level, message, fields);
-    this.#ownsCache = options.cache === undefined;
-    const cache = options.cache ?? (config.cache.enabled ? buildCache(config) : undefined);
-    this.cache = cache;
-    this.metrics = new GatewayMetrics(
-      cache === undefined
-        ? undefined
-        : () => {
-            const stats = cache.stats();
-            return { hits: stats.hits, misses: stats.misses };
-          },
-    );
-    const given = new Map((options.providers ?? []).map((provider) => [provider.name, provider]));
-    const providers = new Map<string, Provider>();
-    for (const provider of config.providers) {
-      providers.set(provider.name, given.get(provider.name) ?? buildProvider(provider));
-    }
-    for (const [name, provider] of given) if (!providers.has(name)) providers.set(name, provider);
-    this.providers = providers;
-    this.keyRing = new KeyRing(config.keys);
-    this.ledger =
-      config.cost.ledger === false
-        ? undefined
-        : createLedger({ path: config.cost.ledger, durability: config.cost.durability });
-    const ledger = this.ledger;
-    this.accounting = new Accounting({
-      tracker: createCostTracker({
-        prices: config.cost.prices,
-        ...(config.cost.pricingFile === undefined ? {} : { pricingFile: config.cost.pricingFile }),
-      }),
-      ledger,
-      budgets:
+    // Everything opened so far (connections, files, timers) is closed when a later part
+    // fails: a configuration error must not leave a process that cannot exit.
+    const opened: (() => unknown)[] = [];
+    try {
+      this.#log = options.log ?? (() => {});
+      const log = (
+        level: 'info' | 'warn' | 'error',
+        message: string,
+        fields: Record<string, unknown>,
+      ) => this.#log(level, message, fields);
+      this.#ownsCache = options.cache === undefined;
+      const cache = options.cache ?? (config.cache.enabled ? buildCache(config) : undefined);
+      this.cache = cache;
+      if (this.#ownsCache && cache !== undefined) opened.push(() => cache.close());
+      this.metrics = new GatewayMetrics(
+        cache === undefined
+          ? undefined
+          : () => {
+              const stats = cache.stats();
+              return { hits: stats.hits, misses: stats.misses };
+            },
+      );
+      const given = new Map((options.providers ?? []).map((provider) => [provider.name, provider]));
+      const providers = new Map<string, Provider>();
+      for (const provider of config.providers) {
+        const built = given.get(provider.name) ?? buildProvider(provider);
+        providers.set(provider.name, built);
+        if (built !== given.get(provider.name)) opened.push(() => built.close(0));
+      }
+      for (const [name, provider] of given) if (!providers.has(name)) providers.set(name, provider);
+      this.providers = providers;
+      this.keyRing = new KeyRing(config.keys);
+      this.ledger =
+        config.cost.ledger === false
+          ? undefined
+          : createLedger({ path: config.cost.ledger, durability: config.cost.durability });
+      const ledger = this.ledger;
+      if (ledger !== undefined) opened.push(() => ledger.close());
+      const budgetsOpened =
         config.budgets.length === 0
           ? undefined
           : createBudgets({
@@ -156,66 +158,92 @@ export class Sluice {
               ...(config.cost.webhook === undefined ? {} : { webhook: { ...config.cost.webhook } }),
               ...(options.clock === undefined ? {} : { clock: options.clock }),
               log,
-            }),
-      rateLimiter:
+            });
+      if (budgetsOpened !== undefined) opened.push(() => budgetsOpened.close());
+      const rateLimiter =
         config.rateLimits.length === 0
           ? undefined
           : createRateLimiter({
               rules: config.rateLimits,
               prefix: config.store.prefix,
               ...(config.store.redis === undefined ? {} : { redis: config.store.redis }),
+            });
+      if (rateLimiter !== undefined) opened.push(() => rateLimiter.close());
+      this.accounting = new Accounting({
+        tracker: createCostTracker({
+          prices: config.cost.prices,
+          ...(config.cost.pricingFile === undefined
+            ? {}
+            : { pricingFile: config.cost.pricingFile }),
+        }),
+        ledger,
+        budgets: budgetsOpened,
+        rateLimiter,
+        onRecord: (record) => {
+          this.metrics.countSpend(
+            record.model,
+            record.caller,
+            record.costNanos,
+            record.avoidedNanos,
+          );
+          options.onRecord?.(record);
+        },
+        log,
+      });
+      const budgets = this.accounting.budgets;
+      if (budgets !== undefined) this.metrics.watchBudgets(() => budgets.status());
+      this.models = new ModelTable(config, providers, this.accounting.tracker, log);
+      const retries = config.routing.retries ?? {};
+      const dispatcher = new Dispatcher({
+        router: this.models.router,
+        retry: {
+          maxAttempts: retries.attempts ?? 2,
+          ...(retries.baseDelay === undefined ? {} : { baseDelay: retries.baseDelay }),
+          ...(retries.maxDelay === undefined ? {} : { maxDelay: retries.maxDelay }),
+          ...(retries.maxRetryAfter === undefined ? {} : { maxRetryAfter: retries.maxRetryAfter }),
+        },
+        hedge: {
+          enabled: config.routing.hedge?.enabled ?? false,
+          delayMs:
+            config.routing.hedge?.delay === undefined
+              ? undefined
+              : parseDuration(config.routing.hedge.delay, 'routing.hedge.delay'),
+        },
+        contextFallback: (target) => this.models.contextFallbackFor(target),
+      });
+      this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
+      const semantic = this.semantic;
+      if (semantic !== undefined) {
+        opened.push(() => semantic.close());
+        this.metrics.watchSemantic(() => semantic.stats());
+      }
+      this.deferred =
+        config.deferred === undefined ? undefined : this.#buildDeferredQueue(config.deferred);
+      const deferred = this.deferred;
+      if (deferred !== undefined) opened.push(() => deferred.close());
+      const semanticKeys =
+        config.semantic.keys === undefined ? undefined : new Set(config.semantic.keys);
+      this.service = new CompletionService({
+        cache,
+        ttlMs: config.cache.ttlMs,
+        metrics: this.metrics,
+        accounting: this.accounting,
+        dispatcher,
+        embeddingsWindowMs: config.batching.embeddingsWindowMs,
+        ...(this.semantic === undefined
+          ? {}
+          : {
+              semantic: {
+                cache: this.semantic,
+                appliesTo: (caller: Caller) =>
+                  semanticKeys === undefined || semanticKeys.has(caller.name),
+              },
             }),
-      onRecord: (record) => {
-        this.metrics.countSpend(record.model, record.caller, record.costNanos, record.avoidedNanos);
-        options.onRecord?.(record);
-      },
-      log,
-    });
-    const budgets = this.accounting.budgets;
-    if (budgets !== undefined) this.metrics.watchBudgets(() => budgets.status());
-    this.models = new ModelTable(config, providers, this.accounting.tracker, log);
-    const retries = config.routing.retries ?? {};
-    const dispatcher = new Dispatcher({
-      router: this.models.router,
-      retry: {
-        maxAttempts: retries.attempts ?? 2,
-        ...(retries.baseDelay === undefined ? {} : { baseDelay: retries.baseDelay }),
-        ...(retries.maxDelay === undefined ? {} : { maxDelay: retries.maxDelay }),
-        ...(retries.maxRetryAfter === undefined ? {} : { maxRetryAfter: retries.maxRetryAfter }),
-      },
-      hedge: {
-        enabled: config.routing.hedge?.enabled ?? false,
-        delayMs:
-          config.routing.hedge?.delay === undefined
-            ? undefined
-            : parseDuration(config.routing.hedge.delay, 'routing.hedge.delay'),
-      },
-      contextFallback: (target) => this.models.contextFallbackFor(target),
-    });
-    this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
-    const semantic = this.semantic;
-    if (semantic !== undefined) this.metrics.watchSemantic(() => semantic.stats());
-    this.deferred =
-      config.deferred === undefined ? undefined : this.#buildDeferredQueue(config.deferred);
-    const semanticKeys =
-      config.semantic.keys === undefined ? undefined : new Set(config.semantic.keys);
-    this.service = new CompletionService({
-      cache,
-      ttlMs: config.cache.ttlMs,
-      metrics: this.metrics,
-      accounting: this.accounting,
-      dispatcher,
-      embeddingsWindowMs: config.batching.embeddingsWindowMs,
-      ...(this.semantic === undefined
-        ? {}
-        : {
-            semantic: {
-              cache: this.semantic,
-              appliesTo: (caller: Caller) =>
-                semanticKeys === undefined || semanticKeys.has(caller.name),
-            },
-          }),
-    });
+      });
+    } catch (error) {
+      closeQuietly(opened);
+      throw error;
+    }
   }
 
   /**
@@ -402,6 +430,17 @@ export class Sluice {
     if (this.#ownsCache) await this.cache?.close();
     await this.semantic?.close();
     await this.accounting.close();
+  }
+}
+
+/** Calls every closer, newest first, ignoring their failures (synchronous or not). */
+function closeQuietly(closers: readonly (() => unknown)[]): void {
+  for (const close of [...closers].reverse()) {
+    try {
+      Promise.resolve(close()).catch(() => {});
+    } catch {
+      // Closing after a failed start is best effort: the start's own error is what matters.
+    }
   }
 }
 

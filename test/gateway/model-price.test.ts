@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockGateway, type MockGateway } from '../helpers/gateway.js';
+import { type MockGateway, startMockGateway } from '../helpers/gateway.js';
 
 const KEY = 'price-key-0123456789';
 const ADMIN = { authorization: 'Bearer admin-key-0123456789' };
@@ -62,7 +62,10 @@ function nanosOf(answer: Answer, inputPerMillion: number, outputPerMillion: numb
   const usage = answer.body.usage;
   if (usage === undefined) throw new Error(`no usage in ${JSON.stringify(answer.body)}`);
   // $X per 1M tokens is X × 1,000 nano-dollars a token.
-  return usage.prompt_tokens * inputPerMillion * 1_000 + usage.completion_tokens * outputPerMillion * 1_000;
+  return (
+    usage.prompt_tokens * inputPerMillion * 1_000 +
+    usage.completion_tokens * outputPerMillion * 1_000
+  );
 }
 
 describe('models[].price', () => {
@@ -95,9 +98,7 @@ describe('models[].price', () => {
     const ledger = (await (
       await fetch(`${running.url}/admin/ledger?format=json`, { headers: ADMIN })
     ).json()) as { data: { model: string; costNanos: number }[] };
-    expect(ledger.data.filter((row) => row.model === 'house-model')[0]?.costNanos).toBe(
-      firstNanos,
-    );
+    expect(ledger.data.filter((row) => row.model === 'house-model')[0]?.costNanos).toBe(firstNanos);
     // $0.0002 at $3/$12 per 1M tokens: a few requests at most.
     let refusal: Answer | undefined;
     for (let attempt = 0; attempt < 40 && refusal === undefined; attempt++) {
