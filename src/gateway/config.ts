@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseBytes } from '../shared/bytes.js';
 import { parseDuration } from '../shared/duration.js';
 import { ConfigError } from '../shared/errors.js';
+import { checkReferences } from './config-references.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -607,6 +608,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     },
     source,
   };
+  checkReferences(config);
   resolved.add(config);
   return config;
 }

@@ -24,6 +24,7 @@ import {
   isResolvedConfig,
   resolveConfig,
 } from './config.js';
+import { checkReferences } from './config-references.js';
 import { registerDashboard } from './dashboard.js';
 import { HttpError, invalidRequest } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
@@ -88,6 +89,8 @@ export function createGateway(
   options: GatewayOptions = {},
 ): Gateway {
   const config = isResolvedConfig(configInput) ? configInput : resolveConfig(configInput);
+  // The gateway's callers are its keys: a scope naming another key or tag never applies.
+  checkReferences(config, { callersAreKeys: true });
   const app = Fastify({
     logger: loggerOptions(options.logger, config.server.logLevel),
     logController: new LogController({ disableRequestLogging: true }),

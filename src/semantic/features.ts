@@ -5,6 +5,8 @@
  * analysed once (`analyzeText`); a candidate pair is compared with `comparePair`.
  */
 
+import { editDistance } from '../shared/edit-distance.js';
+
 /** A look-alike check that can refuse a hit on its own. */
 export type GuardName = 'numbers' | 'negation' | 'entities' | 'direction' | 'quoted' | 'code';
 
@@ -893,29 +895,6 @@ function isVariant(left: string, right: string): boolean {
   if (prefix >= 4 || (prefix >= 3 && Math.min(left.length, right.length) <= 4)) return true;
   const longest = Math.max(left.length, right.length);
   return longest >= 5 && editDistance(left, right, 1) <= 1;
-}
-
-/** Levenshtein distance, giving up (returning limit + 1) past `limit`. */
-function editDistance(left: string, right: string, limit: number): number {
-  if (Math.abs(left.length - right.length) > limit) return limit + 1;
-  let previous = Array.from({ length: right.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= left.length; i++) {
-    const current = [i];
-    let rowMinimum = i;
-    for (let j = 1; j <= right.length; j++) {
-      const cost = left[i - 1] === right[j - 1] ? 0 : 1;
-      const value = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + cost,
-      );
-      current.push(value);
-      rowMinimum = Math.min(rowMinimum, value);
-    }
-    if (rowMinimum > limit) return limit + 1;
-    previous = current;
-  }
-  return previous[right.length] as number;
 }
 
 function jaccard(left: ReadonlySet<string>, right: ReadonlySet<string>): number {
