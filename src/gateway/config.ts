@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseBytes } from '../shared/bytes.js';
@@ -316,7 +316,7 @@ export interface GatewayConfig {
   /** The semantic cache: off unless `enabled`; only for `keys` when given. */
   readonly semantic: SemanticConfig;
   readonly cost: {
-    /** SQLite file of the ledger; false for none. */
+    /** SQLite file of the ledger; false for none. @default `ledger.db` beside `store.sqlite` */
     readonly ledger: string | false;
     readonly durability: 'process' | 'power';
     readonly timeZone: string;
@@ -348,7 +348,6 @@ export const DEFAULTS = {
   logLevel: 'info',
   accessLog: false,
   sqlite: './.sluice/sluice.db',
-  ledger: './.sluice/ledger.db',
   reservationTtlMs: 600_000,
   prefix: 'sluice',
   providerTimeoutMs: 60_000,
@@ -577,7 +576,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
           : parseDuration(file.batching.embeddingsWindow, at('batching.embeddingsWindow')),
     },
     cost: {
-      ledger: cost.ledger ?? (sqlite === false ? false : DEFAULTS.ledger),
+      ledger: cost.ledger ?? defaultLedger(sqlite),
       durability: cost.durability ?? 'process',
       timeZone: cost.timeZone ?? 'UTC',
       reservationTtlMs:
@@ -614,6 +613,17 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
 }
 
 const resolved = new WeakSet<GatewayConfig>();
+
+/**
+ * The ledger's file when `cost.ledger` is not given: `ledger.db` beside the `store.sqlite`
+ * file, so one store folder holds a gateway's state (and a store elsewhere never shares a
+ * ledger with the current folder's); in memory beside an in-memory store; none without one.
+ */
+function defaultLedger(sqlite: string | false): string | false {
+  if (sqlite === false) return false;
+  if (sqlite === ':memory:') return ':memory:';
+  return join(dirname(sqlite), 'ledger.db');
+}
 
 /** True for a configuration produced by `resolveConfig` or `loadConfig`. */
 export function isResolvedConfig(value: unknown): value is GatewayConfig {

@@ -69,6 +69,7 @@ describe('gateway configuration', () => {
       name: 'm',
       provider: 'p',
       upstreamModel: 'upstream-m',
+      deployment: 'p/m',
     });
   });
 
@@ -183,6 +184,25 @@ models: [{ name: m, provider: p }]`,
     expect(config.server.host).toBe('127.0.0.1');
     expect(config.store.sqlite).toBe('./.sluice/sluice.db');
     expect(() => loadConfig(undefined, {})).toThrow(/set OPENAI_API_KEY/);
+  });
+
+  it('keeps the ledger beside store.sqlite unless cost.ledger is given', () => {
+    const base = {
+      providers: [{ name: 'p', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' }],
+      models: [{ name: 'm', provider: 'p' }],
+    };
+    const ledgerOf = (extra: Record<string, unknown>) =>
+      resolveConfig({ ...base, ...extra }).cost.ledger;
+    expect(ledgerOf({})).toBe(join('.sluice', 'ledger.db'));
+    expect(ledgerOf({ store: { sqlite: '/var/lib/sluice/cache.db' } })).toBe(
+      '/var/lib/sluice/ledger.db',
+    );
+    expect(ledgerOf({ store: { sqlite: 'state/one.db' } })).toBe(join('state', 'ledger.db'));
+    expect(ledgerOf({ store: { sqlite: ':memory:' } })).toBe(':memory:');
+    expect(ledgerOf({ store: { sqlite: false } })).toBe(false);
+    expect(
+      ledgerOf({ store: { sqlite: '/var/lib/sluice/cache.db' }, cost: { ledger: '/x/l.db' } }),
+    ).toBe('/x/l.db');
   });
 
   it('reports a missing file and a syntax error with the path', () => {
