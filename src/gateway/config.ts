@@ -174,6 +174,8 @@ const fileSchema = z.strictObject({
       host: z.string().min(1).optional(),
       port: z.number().int().min(0).max(65535).optional(),
       bodyLimit: byteSize.optional(),
+      bodyTimeout: duration.optional(),
+      headersTimeout: duration.optional(),
       shutdownTimeout: duration.optional(),
       logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
       accessLog: z.boolean().optional(),
@@ -284,6 +286,10 @@ export interface GatewayConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimit: number;
+    /** A request (headers and body) must arrive in full within this, from its first byte; else 408. */
+    readonly bodyTimeoutMs: number;
+    /** A request's line and headers must arrive within this (capped at `bodyTimeoutMs`); else 408. */
+    readonly headersTimeoutMs: number;
     readonly shutdownTimeoutMs: number;
     readonly logLevel: string;
     /** One `info` line per model request (and per refused request on other routes). */
@@ -337,6 +343,8 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8787,
   bodyLimit: 4 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   accessLog: false,
@@ -532,6 +540,16 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
         file.server?.bodyLimit === undefined
           ? DEFAULTS.bodyLimit
           : parseBytes(file.server.bodyLimit, at('server.bodyLimit')),
+      bodyTimeoutMs: requestDeadline(
+        file.server?.bodyTimeout,
+        DEFAULTS.bodyTimeoutMs,
+        at('server.bodyTimeout'),
+      ),
+      headersTimeoutMs: requestDeadline(
+        file.server?.headersTimeout,
+        DEFAULTS.headersTimeoutMs,
+        at('server.headersTimeout'),
+      ),
       shutdownTimeoutMs:
         file.server?.shutdownTimeout === undefined
           ? DEFAULTS.shutdownTimeoutMs
@@ -610,6 +628,19 @@ function baseUrlOf(
   if (baseUrl !== undefined) return baseUrl.replace(/\/+$/, '');
   if (type === 'anthropic') return 'https://api.anthropic.com/v1';
   throw new ConfigError(`${field}: required for an openai-compatible provider`);
+}
+
+/** A request timeout: whole milliseconds, more than 0 (a request must arrive in bounded time). */
+function requestDeadline(
+  value: number | string | undefined,
+  fallback: number,
+  field: string,
+): number {
+  if (value === undefined) return fallback;
+  const ms = Math.ceil(parseDuration(value, field));
+  if (ms <= 0) throw new ConfigError(`${field} must be more than 0`);
+  if (ms > 2_147_483_647) throw new ConfigError(`${field} must be at most 24 days`);
+  return ms;
 }
 
 function unique(values: readonly string[], field: string, what: string): void {
