@@ -148,13 +148,14 @@ export function createGateway(
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, keepBytes);
 
-  // One hook for every request: its id and state, then its virtual key on the routes that
-  // take one (`config: KEYED`); one hook call less than a route-level authentication hook.
+  // Set as soon as the gateway starts closing.
   let draining = false;
   app.addHook('preClose', (done) => {
     draining = true;
     done();
   });
+  // One hook for every request: its id and state, then its virtual key on the routes that
+  // take one (`config: KEYED`); one hook call less than a route-level authentication hook.
   app.addHook('onRequest', (request, reply, done) => {
     const incoming = request.headers['x-request-id'];
     const requestId =
