@@ -176,6 +176,8 @@ const fileSchema = z.strictObject({
       host: z.string().min(1).optional(),
       port: z.number().int().min(0).max(65535).optional(),
       bodyLimit: byteSize.optional(),
+      bodyTimeout: duration.optional(),
+      headersTimeout: duration.optional(),
       shutdownTimeout: duration.optional(),
       logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
       accessLog: z.boolean().optional(),
@@ -291,6 +293,10 @@ export interface GatewayConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimit: number;
+    /** A request (headers and body) must arrive in full within this, from its first byte; else 408. */
+    readonly bodyTimeoutMs: number;
+    /** A request's line and headers must arrive within this (capped at `bodyTimeoutMs`); else 408. */
+    readonly headersTimeoutMs: number;
     readonly shutdownTimeoutMs: number;
     readonly logLevel: string;
     /** One `info` line per model request (and per refused request on other routes). */
@@ -344,6 +350,8 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8787,
   bodyLimit: 4 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   accessLog: false,
@@ -548,6 +556,16 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
         file.server?.bodyLimit === undefined
           ? DEFAULTS.bodyLimit
           : parseBytes(file.server.bodyLimit, at('server.bodyLimit')),
+      bodyTimeoutMs: requestDeadline(
+        file.server?.bodyTimeout,
+        DEFAULTS.bodyTimeoutMs,
+        at('server.bodyTimeout'),
+      ),
+      headersTimeoutMs: requestDeadline(
+        file.server?.headersTimeout,
+        DEFAULTS.headersTimeoutMs,
+        at('server.headersTimeout'),
+      ),
       shutdownTimeoutMs:
         file.server?.shutdownTimeout === undefined
           ? DEFAULTS.shutdownTimeoutMs
@@ -661,6 +679,19 @@ function uniqueDeployments(models: readonly ModelConfig[], field: string): void 
     }
     seen.set(model.deployment, index);
   });
+}
+
+/** A request timeout: whole milliseconds, more than 0 (a request must arrive in bounded time). */
+function requestDeadline(
+  value: number | string | undefined,
+  fallback: number,
+  field: string,
+): number {
+  if (value === undefined) return fallback;
+  const ms = Math.ceil(parseDuration(value, field));
+  if (ms <= 0) throw new ConfigError(`${field} must be more than 0`);
+  if (ms > 2_147_483_647) throw new ConfigError(`${field} must be at most 24 days`);
+  return ms;
 }
 
 function unique(values: readonly string[], field: string, what: string): void {

@@ -78,6 +78,55 @@ export function invalidRequest(message: string, param: string | null = null): Ht
   return new HttpError(400, 'invalid_request_error', 'invalid_request_error', message, { param });
 }
 
+// The HTTP layer's own refusals (see http-edge.ts): answered before, or instead of, a route.
+
+/** The request's headers or body did not arrive in time (`server.headersTimeout`, `server.bodyTimeout`). */
+export function requestTimeout(headersTimeoutMs: number, bodyTimeoutMs: number): HttpError {
+  return new HttpError(
+    408,
+    'invalid_request_error',
+    'request_timeout',
+    `the request did not arrive in time: its headers must arrive within ${headersTimeoutMs} ms and the whole request within ${bodyTimeoutMs} ms`,
+  );
+}
+
+/** Request line and headers over Node's `maxHeaderSize` (16 KiB). */
+export function headersTooLarge(): HttpError {
+  return new HttpError(
+    431,
+    'invalid_request_error',
+    'headers_too_large',
+    'the request line and headers are too large',
+  );
+}
+
+/** Not parseable as HTTP/1.1 (a bad request line, header or chunk; both Content-Length and chunked). */
+export function malformedRequest(): HttpError {
+  return new HttpError(
+    400,
+    'invalid_request_error',
+    'malformed_request',
+    'the request is not valid HTTP/1.1',
+  );
+}
+
+/** A body over `server.bodyLimit`. */
+export function requestTooLarge(bodyLimit: number): HttpError {
+  return new HttpError(
+    413,
+    'invalid_request_error',
+    'request_too_large',
+    `the request body is too large: at most ${bodyLimit} bytes`,
+  );
+}
+
+/** A request that reached a gateway which is shutting down (on a connection still open). */
+export function shuttingDown(): HttpError {
+  return new HttpError(503, 'server_error', 'shutting_down', 'the gateway is shutting down', {
+    isRetryable: true,
+  });
+}
+
 /** Reached the upstream but failed to get an answer (refused, reset, DNS, TLS). */
 export function upstreamUnreachable(provider: string, cause: unknown): HttpError {
   return new HttpError(

@@ -26,8 +26,9 @@ import {
 } from './config.js';
 import { checkReferences } from './config-references.js';
 import { registerDashboard } from './dashboard.js';
-import { HttpError, invalidRequest } from './errors.js';
+import { HttpError, invalidRequest, requestTooLarge, shuttingDown } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
+import { createHttpEdge } from './http-edge.js';
 import type { Provider } from './provider.js';
 import { createSluice } from './sluice.js';
 import { parseChatBody, parseEmbeddingsBody } from './validation.js';
@@ -91,13 +92,19 @@ export function createGateway(
   const config = isResolvedConfig(configInput) ? configInput : resolveConfig(configInput);
   // The gateway's callers are its keys: a scope naming another key or tag never applies.
   checkReferences(config, { callersAreKeys: true });
-  const app = Fastify({
+  // What the server answers before (or instead of) a route: timeouts, malformed HTTP, bad URLs.
+  const edge = createHttpEdge(config.server, (error, cause) => {
+    app.log.debug({ code: error.code, status: error.status, cause: cause.code }, error.message);
+  });
+  const app: FastifyInstance = Fastify({
     logger: loggerOptions(options.logger, config.server.logLevel),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Answered by the onRequest hook instead, in OpenAI's shape.
+    return503OnClosing: false,
     keepAliveTimeout: 30_000,
+    ...edge.options,
   });
   const log = (
     level: 'info' | 'warn' | 'error',
@@ -144,6 +151,12 @@ export function createGateway(
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepBytes);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, keepBytes);
 
+  // Set as soon as the gateway starts closing.
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
   // One hook for every request: its id and state, then its virtual key on the routes that
   // take one (`config: KEYED`); one hook call less than a route-level authentication hook.
   app.addHook('onRequest', (request, reply, done) => {
@@ -157,6 +170,9 @@ export function createGateway(
       exchange.trace = startRequestTrace(route, request.routeOptions.url ?? '', request.headers);
     }
     reply.header('x-request-id', requestId);
+    // A request on a connection still open while the gateway drains (fastify adds
+    // `connection: close`).
+    if (draining) return done(shuttingDown());
     if (request.routeOptions.config?.keyed !== true) return done();
     try {
       exchange.caller = keyRing.authenticate(request.headers.authorization);
@@ -196,7 +212,7 @@ export function createGateway(
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const httpError = toHttpError(error);
+    const httpError = edge.refusalOf(request.raw) ?? toHttpError(error, config.server.bodyLimit);
     // The trace id, when a tracer records this request, ties the log line to its trace.
     const span = request.exchange?.trace?.span;
     const traceId = span?.isRecording() === true ? span.spanContext().traceId : undefined;
@@ -216,9 +232,14 @@ export function createGateway(
         httpError.message,
       );
     }
-    reply.code(httpError.status).headers(httpError.headers);
-    finish(request, reply);
-    void reply.send(httpError.toBody());
+    // A refusal sent while the client is still uploading would reach it as a reset: the rest
+    // of the body is read (and dropped) first.
+    edge.afterBody(request.raw, (close) => {
+      reply.code(httpError.status).headers(httpError.headers);
+      if (close) reply.header('connection', 'close');
+      finish(request, reply);
+      void reply.send(httpError.toBody());
+    });
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new HttpError(
@@ -227,9 +248,12 @@ export function createGateway(
       'not_found',
       `no route for ${request.method} ${request.url.split('?')[0]}`,
     );
-    reply.code(404);
-    finish(request, reply);
-    void reply.send(error.toBody());
+    edge.afterBody(request.raw, (close) => {
+      reply.code(404);
+      if (close) reply.header('connection', 'close');
+      finish(request, reply);
+      void reply.send(error.toBody());
+    });
   });
 
   const authenticateAdmin = (
@@ -526,16 +550,11 @@ function observe(
 }
 
 /** Maps anything thrown while serving a request to one OpenAI-shaped error. */
-function toHttpError(error: FastifyError | HttpError): HttpError {
+function toHttpError(error: FastifyError | HttpError, bodyLimit: number): HttpError {
   if (error instanceof HttpError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(
-        413,
-        'invalid_request_error',
-        'request_too_large',
-        'the request body is too large',
-      );
+      return requestTooLarge(bodyLimit);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return invalidRequest('the request body is empty; expected a JSON object');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

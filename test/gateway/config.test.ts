@@ -170,6 +170,26 @@ models: [{ name: m, provider: p }]`,
     ).toBe('0.0.0.0');
   });
 
+  it('bounds how long a request may take to arrive: server.bodyTimeout and server.headersTimeout', () => {
+    const base = {
+      providers: [{ name: 'p', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' }],
+      models: [{ name: 'm', provider: 'p' }],
+    };
+    expect(resolveConfig(base).server).toMatchObject({
+      bodyTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+    });
+    expect(
+      resolveConfig({ ...base, server: { bodyTimeout: '2m', headersTimeout: 2_500 } }).server,
+    ).toMatchObject({ bodyTimeoutMs: 120_000, headersTimeoutMs: 2_500 });
+    expect(() => resolveConfig({ ...base, server: { bodyTimeout: 0 } })).toThrow(
+      /server\.bodyTimeout must be more than 0/,
+    );
+    expect(() => resolveConfig({ ...base, server: { headersTimeout: 'soon' } })).toThrow(
+      /server\.headersTimeout must be milliseconds or a string/,
+    );
+  });
+
   it('without a file, builds a single-provider gateway from OPENAI_API_KEY', () => {
     const config = loadConfig(undefined, {
       OPENAI_API_KEY: 'sk-test',
