@@ -25,7 +25,7 @@ import {
   resolveConfig,
 } from './config.js';
 import { registerDashboard } from './dashboard.js';
-import { HttpError, invalidRequest } from './errors.js';
+import { HttpError, invalidRequest, outcomeOf } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import type { Provider } from './provider.js';
 import { createSluice } from './sluice.js';
@@ -214,6 +214,7 @@ export function createGateway(
       );
     }
     reply.code(httpError.status).headers(httpError.headers);
+    if (request.exchange !== null) request.exchange.failure ??= httpError;
     finish(request, reply);
     void reply.send(httpError.toBody());
   });
@@ -455,11 +456,14 @@ function observe(
   const elapsedMs = performance.now() - exchange.startedAt;
   const overheadMs = Math.max(0, elapsedMs - exchange.waitMs);
   const modelRoute = exchange.route === 'chat' || exchange.route === 'embeddings';
+  const failure = exchange.failure;
+  const outcome = outcomeOf(status, failure);
   metrics.observeRequest({
     route: exchange.route,
     model: exchange.model,
     status,
     cache: exchange.cache,
+    outcome,
     durationSeconds: elapsedMs / 1_000,
     overheadSeconds: overheadMs / 1_000,
   });
@@ -478,11 +482,12 @@ function observe(
       accessLog({
         requestId: exchange.requestId,
         route: exchange.route,
-        model: exchange.model,
+        model: exchange.model === '' ? undefined : exchange.model,
         provider,
         caller,
         status,
         cache: exchange.cache,
+        error: failure?.code,
         durationMs: Number(elapsedMs.toFixed(3)),
         overheadMs: Number(overheadMs.toFixed(3)),
         costUsd,
@@ -496,14 +501,15 @@ function observe(
         cache: exchange.cache,
         requestId: exchange.requestId,
         requestModel: exchange.model,
-        responseModel: exchange.answeredBy?.model ?? exchange.model,
+        responseModel:
+          exchange.answeredBy?.model ?? (exchange.model === '' ? undefined : exchange.model),
         provider,
         caller,
         costUsd,
         overheadMs,
         inputTokens: exchange.usage?.prompt_tokens,
         outputTokens: exchange.usage?.completion_tokens,
-        errorType: status >= 400 ? String(status) : undefined,
+        errorType: status >= 400 ? String(status) : failure?.code,
       });
     }
   }
@@ -515,6 +521,7 @@ function observe(
       route: exchange.route,
       model: exchange.model,
       status,
+      outcome,
       cache: exchange.cache,
       durationMs: elapsedMs,
       overheadMs,

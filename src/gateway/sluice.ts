@@ -291,7 +291,7 @@ export class Sluice {
       startedAt: performance.now(),
       caller,
       route,
-      model: 'none',
+      model: '',
       cache: 'bypass' as CacheResult,
       waitMs: 0,
       reservation: undefined,
@@ -304,6 +304,7 @@ export class Sluice {
       usage: undefined,
       trace: undefined,
       finished: false,
+      failure: undefined,
     };
   }
 
