@@ -142,10 +142,10 @@ function render(data) {
     't-overhead-p95',
     `p95 ${duration(latency.overheadP95Ms)}; upstream time excluded, semantic embedding included`,
   );
-  setText('t-errors', count(totals.clientErrors + totals.serverErrors));
+  setText('t-errors', count(totals.clientErrors + totals.upstreamErrors + totals.serverErrors));
   setText(
     't-in-flight',
-    `${count(totals.clientErrors)} 4xx, ${count(totals.serverErrors)} 5xx · ${count(data.inFlight)} in flight`,
+    `${count(totals.clientErrors)} refused, ${count(totals.upstreamErrors)} upstream, ${count(totals.serverErrors)} Sluice · ${count(data.inFlight)} in flight`,
   );
 
   drawChart(activity);

@@ -5,12 +5,13 @@ import type { SemanticCache, SemanticRequest } from '../semantic/index.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { endUpstreamTrace, startUpstreamTrace } from '../telemetry/tracing.js';
 import type { Accounting } from './accounting.js';
+import { checkChatCompletion, checkEmbeddings } from './answer-check.js';
 import type { Caller } from './auth.js';
 import type { CacheDirectives } from './cache-control.js';
 import { requestKey } from './cache-key.js';
 import type { ModelConfig } from './config.js';
 import type { Dispatched, Dispatcher } from './dispatch.js';
-import { HttpError } from './errors.js';
+import { HttpError, upstreamStreamCut } from './errors.js';
 import {
   type CachedAnswer,
   type CachedJson,
@@ -368,7 +369,7 @@ export class CompletionService {
       request.exchange.waitMs += waitedMs;
     }
     this.#answered(request, dispatched);
-    const { response, text = '' } = dispatched;
+    const { response, text = '', usage } = dispatched;
     // A stream's upstream time is observed at its end, in #fetchStream.
     this.#metrics.observeUpstream(
       dispatched.target.provider.name,
@@ -376,7 +377,7 @@ export class CompletionService {
       response.status,
       waitedMs / 1_000,
     );
-    const usage = usageOf(text);
+    // The usage as the answer's check read it (the body is checked whole before it counts).
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
   }
@@ -445,7 +446,7 @@ export class CompletionService {
           body: JSON.stringify({ ...parameters, model: target.upstreamModel, input: inputs }),
           ...(signal === undefined ? {} : { signal }),
         }),
-      { stream: false },
+      { stream: false, check: checkEmbeddings },
     );
     return JSON.parse(dispatched.text ?? '') as {
       data: { embedding: number[] | string; index: number }[];
@@ -455,7 +456,9 @@ export class CompletionService {
 
   /**
    * Runs one upstream stream into `flight`. Returns the recorded answer when the stream
-   * completed with `[DONE]`, undefined when it was cut (nothing is stored then).
+   * completed with `[DONE]` after a `finish_reason`; undefined, and nothing is stored, when it
+   * was cut (it ends with an `upstream_stream_cut` error event) or never gave a finish reason
+   * (passed on with its `[DONE]`, but not kept).
    */
   async #fetchStream(
     request: CompletionRequest,
@@ -463,6 +466,7 @@ export class CompletionService {
     signal: AbortSignal,
   ): Promise<CachedStream | undefined> {
     let response: UpstreamResponse;
+    let provider: Provider;
     try {
       const admitted = this.#accounting.admit(request);
       if (admitted !== undefined) await admitted;
@@ -473,6 +477,7 @@ export class CompletionService {
       });
       this.#answered(request, dispatched);
       response = dispatched.response;
+      provider = dispatched.target.provider;
     } catch (error) {
       flight.fail(toHttpError(error));
       return undefined;
@@ -481,24 +486,27 @@ export class CompletionService {
     flight.start();
     const parser = new SseParser();
     let complete = false;
-    try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        for (const event of parser.push(chunk)) {
-          if (event.data === '[DONE]') complete = true;
-          else flight.push(event);
+    let finished = false;
+    const take = (events: StreamEvent[]): void => {
+      for (const event of events) {
+        if (event.data === '[DONE]') complete = true;
+        else {
+          if (!finished && FINISH_REASON.test(event.data)) finished = true;
+          flight.push(event);
         }
       }
-      for (const event of parser.end()) {
-        if (event.data === '[DONE]') complete = true;
-        else flight.push(event);
-      }
+    };
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
+        take(parser.push(chunk));
+      take(parser.end());
     } catch (error) {
-      flight.finish(false, toUpstreamError(request, error));
+      flight.finish(false, streamCut(provider.name, error));
       return undefined;
     } finally {
       this.#metrics.observeUpstream(
-        request.target.provider.name,
-        request.target.model,
+        provider.name,
+        answeringModel(request),
         response.status,
         (performance.now() - started) / 1_000,
       );
@@ -506,19 +514,16 @@ export class CompletionService {
     if (!complete) {
       flight.finish(
         false,
-        new HttpError(
-          502,
-          'upstream_error',
-          'upstream_stream_cut',
-          `provider '${request.target.provider.name}' ended the stream before [DONE]`,
-          { isRetryable: true },
-        ),
+        upstreamStreamCut(provider.name, 'ended the stream before its end marker (DONE)'),
       );
       return undefined;
     }
     flight.finish(true);
     const usage = usageOfEvents(flight.events);
     this.#countTokens(answeringModel(request), usage);
+    // No choice ever finished: an upstream that sends an error event and then [DONE] looks
+    // like this. The client has what the upstream sent; the cache keeps none of it.
+    if (!finished) return undefined;
     return { kind: 'stream', events: flight.events, createdAt: Date.now(), usage };
   }
 
@@ -571,6 +576,11 @@ export class CompletionService {
       stream: request.stream,
       signal,
       hedge: request.hedge,
+      check: request.stream
+        ? undefined
+        : request.route === 'chat'
+          ? checkChatCompletion
+          : checkEmbeddings,
     });
   }
 
@@ -702,12 +712,24 @@ function toHttpError(error: unknown): HttpError {
   return new HttpError(500, 'server_error', 'internal_error', 'internal error', { cause: error });
 }
 
-function toUpstreamError(request: CompletionRequest, error: unknown): HttpError {
-  const provider = request.target.provider as Provider & {
-    transportError?(error: unknown): HttpError;
-  };
-  if (provider.transportError !== undefined) return provider.transportError(error);
-  return toHttpError(error);
+/** A chunk in which a choice finished (`"finish_reason":"stop"`, not `null`). */
+const FINISH_REASON = /"finish_reason"\s*:\s*"/;
+
+/**
+ * The error event of a stream whose body failed after it began: the provider was reached and
+ * answered, so this is a cut (a closed or reset connection, or a stall past the body timeout),
+ * not an unreachable provider.
+ */
+function streamCut(provider: string, error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return upstreamStreamCut(
+    provider,
+    code === 'UND_ERR_BODY_TIMEOUT'
+      ? 'stopped sending the stream mid-way (body timeout)'
+      : 'broke off the stream mid-way (connection closed or reset)',
+    error,
+  );
 }
 
 /** Writes one stream (live or replayed) to a client as SSE. */
@@ -753,15 +775,18 @@ class SseResponder implements StreamListener {
   }
 
   end(complete: boolean, error?: HttpError): void {
+    const failure = complete ? undefined : (error ?? cutError());
+    // Sent with a 200, the stream still failed: metrics count it by this error.
+    if (failure !== undefined) this.#exchange.failure = failure;
     // The ledger row is written before the last bytes leave.
     this.#onFinish(
-      complete ? 200 : (error ?? cutError()).status,
+      failure === undefined ? 200 : failure.status,
       this.#usage === undefined ? undefined : usageOf(this.#usage),
     );
     if (!this.response.writableEnded) {
       // A cut stream ends with an error event, never with a fake [DONE].
       this.response.end(
-        complete ? 'data: [DONE]\n\n' : sseFrame(JSON.stringify((error ?? cutError()).toBody())),
+        failure === undefined ? 'data: [DONE]\n\n' : sseFrame(JSON.stringify(failure.toBody())),
       );
     }
     this.#resolve();
@@ -772,6 +797,7 @@ class SseResponder implements StreamListener {
       this.end(false, error);
       return;
     }
+    this.#exchange.failure = error;
     this.status = error.status;
     this.#onFinish(error.status, undefined);
     if (!this.response.headersSent && !this.response.writableEnded) {
@@ -808,7 +834,8 @@ class SseResponder implements StreamListener {
 }
 
 function cutError(): HttpError {
-  return new HttpError(502, 'upstream_error', 'upstream_stream_cut', 'the upstream stream was cut');
+  const message = 'the upstream stream was cut';
+  return new HttpError(502, 'upstream_error', 'upstream_stream_cut', message, { upstream: true });
 }
 
 /** Milliseconds spent in Sluice so far: elapsed time minus time waiting on upstreams. */

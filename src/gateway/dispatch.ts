@@ -11,6 +11,7 @@ import {
 import type { Router } from '../routing/router.js';
 import { parseDuration } from '../shared/duration.js';
 import { answerCutOff, HttpError, upstreamStatusError } from './errors.js';
+import type { Usage } from './exchange.js';
 import type { Target } from './model-table.js';
 import type { UpstreamResponse } from './provider.js';
 
@@ -32,15 +33,25 @@ export interface Dispatched {
    * is a deployment failure); undefined for a stream, whose body is left unread.
    */
   readonly text: string | undefined;
+  /** The answer's usage, as the caller's `check` read it (undefined without one). */
+  readonly usage: Usage | undefined;
   readonly target: Target;
   /** Deployments tried before this one. */
   readonly fallbacks: number;
 }
 
+/**
+ * Checks a 2xx non-streaming body before it counts as an answer: returns its usage, or throws
+ * (a retryable `HttpError`, e.g. 502 `upstream_invalid_response`) when it is not the
+ * protocol's response; the attempt is then a deployment failure like any other.
+ */
+export type AnswerCheck = (text: string, provider: string) => Usage | undefined;
+
 /** What one attempt resolved with: the response, and its body's text unless it streams. */
 interface Answer {
   readonly response: UpstreamResponse;
   readonly text: string | undefined;
+  readonly usage: Usage | undefined;
 }
 
 /** Marks a breaker refusal inside the retry loop: move on to the next deployment at once. */
@@ -85,7 +96,7 @@ export class Dispatcher {
   async send(
     chain: readonly Target[],
     call: (target: Target, signal: AbortSignal | undefined) => Promise<UpstreamResponse>,
-    options: { stream: boolean; signal?: AbortSignal; hedge?: boolean },
+    options: { stream: boolean; signal?: AbortSignal; hedge?: boolean; check?: AnswerCheck },
   ): Promise<Dispatched> {
     const { router } = this.#options;
     // Copied only when a context-length fallback joins the chain.
@@ -121,7 +132,7 @@ export class Dispatcher {
           if (options.stream) {
             // A stream is judged at its headers: after the first byte there is no fallback.
             tracked?.success(performance.now() - started);
-            return { response, text: undefined };
+            return { response, text: undefined, usage: undefined };
           }
           // A JSON answer counts only once its whole body is in: a body cut off mid-way is a
           // deployment failure (retried, sent to the fallback, counted by the breaker).
@@ -134,8 +145,11 @@ export class Dispatcher {
               throw answerCutOff(target.provider.name, error);
             }
           }
+          // A body that is not the protocol's answer (cut short and closed cleanly, or of
+          // another shape) is a deployment failure too: never passed on, never stored.
+          const usage = options.check?.(text, target.provider.name);
           tracked?.success(performance.now() - started);
-          return { response, text };
+          return { response, text, usage };
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
           else {
@@ -186,7 +200,13 @@ export class Dispatcher {
             this.#retryOptions(options.signal),
           );
         }
-        return { response: answer.response, text: answer.text, target, fallbacks: index };
+        return {
+          response: answer.response,
+          text: answer.text,
+          usage: answer.usage,
+          target,
+          fallbacks: index,
+        };
       } catch (error) {
         const cause = error instanceof SkipDeployment ? error.cause : error;
         lastError = cause;
@@ -214,13 +234,16 @@ export class Dispatcher {
     if (lastError instanceof CircuitOpenError) {
       throw new HttpError(503, 'upstream_error', 'circuit_open', lastError.message, {
         isRetryable: true,
+        upstream: true,
         headers: { 'retry-after': String(Math.max(1, Math.ceil(lastError.retryAfterMs / 1_000))) },
         cause: lastError,
       });
     }
     throw (
       lastError ??
-      new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer')
+      new HttpError(502, 'upstream_error', 'upstream_error', 'no deployment could answer', {
+        upstream: true,
+      })
     );
   }
 }
@@ -244,6 +267,7 @@ function statusError(target: Target, response: UpstreamResponse, text: string): 
   return new HttpError(error.status, error.type, error.code, error.message, {
     param: error.param,
     isRetryable: error.isRetryable,
+    upstream: true,
     headers: { 'retry-after': retryAfter },
     retryAfterMs: Number(retryAfter) * 1_000,
   });

@@ -1,4 +1,5 @@
 import { SluiceError } from '../shared/errors.js';
+import { type Outcome, outcomeOfStatus } from '../telemetry/metrics.js';
 
 /** OpenAI's error `type` values that Sluice answers with. */
 export type ErrorType =
@@ -36,6 +37,11 @@ export class HttpError extends SluiceError {
   readonly details: Readonly<Record<string, unknown>> | undefined;
   /** How long the upstream asked to wait before a retry (`retry-after`), in ms. */
   readonly retryAfterMs: number | undefined;
+  /**
+   * The failure came from the upstream (its answer, or the lack of one), not from the client's
+   * request or Sluice: metrics and the dashboard count it as an upstream error.
+   */
+  readonly upstream: boolean;
 
   constructor(
     status: number,
@@ -49,6 +55,7 @@ export class HttpError extends SluiceError {
       headers?: Record<string, string>;
       details?: Record<string, unknown>;
       retryAfterMs?: number;
+      upstream?: boolean;
     } = {},
   ) {
     super(code, message, options);
@@ -59,6 +66,7 @@ export class HttpError extends SluiceError {
     this.headers = options.headers ?? {};
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+    this.upstream = options.upstream ?? false;
   }
 
   toBody(): ErrorBody {
@@ -72,6 +80,17 @@ export class HttpError extends SluiceError {
       },
     };
   }
+}
+
+/**
+ * How a request ended, for metrics and the dashboard: an upstream's failure is
+ * `upstream_error` whatever its status (its 429 is not the client's); a failure after a 200 (a
+ * stream cut) counts by the error's status; otherwise the status decides.
+ */
+export function outcomeOf(status: number, failure: HttpError | undefined): Outcome {
+  if (failure === undefined) return outcomeOfStatus(status);
+  if (failure.upstream) return 'upstream_error';
+  return outcomeOfStatus(status < 400 ? failure.status : status);
 }
 
 export function invalidRequest(message: string, param: string | null = null): HttpError {
@@ -134,7 +153,7 @@ export function upstreamUnreachable(provider: string, cause: unknown): HttpError
     'upstream_error',
     'upstream_error',
     `provider '${provider}' could not be reached`,
-    { cause, isRetryable: true },
+    { cause, isRetryable: true, upstream: true },
   );
 }
 
@@ -144,7 +163,7 @@ export function upstreamTimeout(provider: string, timeoutMs: number, cause: unkn
     'timeout',
     'timeout',
     `provider '${provider}' did not answer within ${timeoutMs} ms`,
-    { cause, isRetryable: true },
+    { cause, isRetryable: true, upstream: true },
   );
 }
 
@@ -155,7 +174,39 @@ export function answerCutOff(provider: string, cause: unknown): HttpError {
     'upstream_error',
     'upstream_error',
     `provider '${provider}' cut its answer off`,
-    { cause, isRetryable: true },
+    { cause, isRetryable: true, upstream: true },
+  );
+}
+
+/**
+ * A 2xx answer whose body is not the protocol's response (cut short and closed cleanly, not
+ * JSON, or JSON of the wrong shape): a deployment failure, retried and never stored.
+ */
+export function upstreamInvalidResponse(
+  provider: string,
+  problem: string,
+  cause?: unknown,
+): HttpError {
+  return new HttpError(
+    502,
+    'upstream_error',
+    'upstream_invalid_response',
+    `provider '${provider}' answered 200 with an invalid response: ${problem}`,
+    { cause, isRetryable: true, upstream: true },
+  );
+}
+
+/**
+ * A stream the upstream broke off after it began (connection closed or reset, a stall past the
+ * timeout, or a clean end without `[DONE]`): it ends with this error event, never `[DONE]`.
+ */
+export function upstreamStreamCut(provider: string, how: string, cause?: unknown): HttpError {
+  return new HttpError(
+    502,
+    'upstream_error',
+    'upstream_stream_cut',
+    `provider '${provider}' ${how}`,
+    { cause, isRetryable: true, upstream: true },
   );
 }
 
@@ -193,5 +244,6 @@ export function upstreamStatusError(provider: string, status: number, bodyText: 
   return new HttpError(status, type, code, message, {
     param,
     isRetryable: status === 429 || status >= 500,
+    upstream: true,
   });
 }

@@ -3,6 +3,7 @@ import type { RateLimitTicket } from '../routing/rate-limit.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { AccountedTarget } from './accounting.js';
 import type { Caller } from './auth.js';
+import type { HttpError } from './errors.js';
 import type { StreamEvent } from './sse.js';
 
 /** Token counts as OpenAI-compatible upstreams report them. */
@@ -47,6 +48,7 @@ export interface Exchange {
   readonly startedAt: number;
   caller: Caller | undefined;
   route: string;
+  /** The model asked for, once resolved; empty before (or for a route that names none). */
   model: string;
   cache: CacheResult;
   /** Milliseconds spent waiting on an upstream or on another request's upstream call. */
@@ -71,6 +73,11 @@ export interface Exchange {
   trace: RequestTrace | undefined;
   /** Sluice's response headers are set and the request observed (once, as the reply leaves). */
   finished: boolean;
+  /**
+   * The error the request ended with, if any: its status may differ from the one sent (a
+   * stream cut after its 200); metrics count the request by it.
+   */
+  failure: HttpError | undefined;
 }
 
 /** Reported once per completed model call, for cost tracking and logs. */

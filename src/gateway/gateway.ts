@@ -26,7 +26,7 @@ import {
 } from './config.js';
 import { checkReferences } from './config-references.js';
 import { registerDashboard } from './dashboard.js';
-import { HttpError, invalidRequest, requestTooLarge, shuttingDown } from './errors.js';
+import { HttpError, invalidRequest, outcomeOf, requestTooLarge, shuttingDown } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import { createHttpEdge } from './http-edge.js';
 import type { Provider } from './provider.js';
@@ -232,6 +232,7 @@ export function createGateway(
         httpError.message,
       );
     }
+    if (request.exchange !== null) request.exchange.failure ??= httpError;
     // A refusal sent while the client is still uploading would reach it as a reset: the rest
     // of the body is read (and dropped) first.
     edge.afterBody(request.raw, (close) => {
@@ -482,11 +483,14 @@ function observe(
   const elapsedMs = performance.now() - exchange.startedAt;
   const overheadMs = Math.max(0, elapsedMs - exchange.waitMs);
   const modelRoute = exchange.route === 'chat' || exchange.route === 'embeddings';
+  const failure = exchange.failure;
+  const outcome = outcomeOf(status, failure);
   metrics.observeRequest({
     route: exchange.route,
     model: exchange.model,
     status,
     cache: exchange.cache,
+    outcome,
     durationSeconds: elapsedMs / 1_000,
     overheadSeconds: overheadMs / 1_000,
   });
@@ -505,11 +509,12 @@ function observe(
       accessLog({
         requestId: exchange.requestId,
         route: exchange.route,
-        model: exchange.model,
+        model: exchange.model === '' ? undefined : exchange.model,
         provider,
         caller,
         status,
         cache: exchange.cache,
+        error: failure?.code,
         durationMs: Number(elapsedMs.toFixed(3)),
         overheadMs: Number(overheadMs.toFixed(3)),
         costUsd,
@@ -523,14 +528,15 @@ function observe(
         cache: exchange.cache,
         requestId: exchange.requestId,
         requestModel: exchange.model,
-        responseModel: exchange.answeredBy?.model ?? exchange.model,
+        responseModel:
+          exchange.answeredBy?.model ?? (exchange.model === '' ? undefined : exchange.model),
         provider,
         caller,
         costUsd,
         overheadMs,
         inputTokens: exchange.usage?.prompt_tokens,
         outputTokens: exchange.usage?.completion_tokens,
-        errorType: status >= 400 ? String(status) : undefined,
+        errorType: status >= 400 ? String(status) : failure?.code,
       });
     }
   }
@@ -542,6 +548,7 @@ function observe(
       route: exchange.route,
       model: exchange.model,
       status,
+      outcome,
       cache: exchange.cache,
       durationMs: elapsedMs,
       overheadMs,

@@ -427,6 +427,7 @@ export class ModelTable {
             `every deployment of '${name}' is failing: ${error.explain}`,
             {
               isRetryable: true,
+              upstream: true,
               headers: { 'retry-after': '1' },
               cause: error,
             },

@@ -22,6 +22,7 @@ import { parseDuration } from '../shared/duration.js';
 import { ConfigError } from '../shared/errors.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { Accounting } from './accounting.js';
+import { checkChatCompletion } from './answer-check.js';
 import { type Caller, KeyRing } from './auth.js';
 import { parseCacheDirectives } from './cache-control.js';
 import { type CompletionRequest, CompletionService } from './completions.js';
@@ -278,7 +279,8 @@ export class Sluice {
               const response = await plan.target.provider.chatCompletions({
                 body: JSON.stringify({ ...call.body, model: plan.target.upstreamModel }),
               });
-              const text = await response.body.text();
+              // A provider that read the body whole gives it as `text` (its body is consumed).
+              const text = response.text ?? (await response.body.text());
               if (response.status < 200 || response.status >= 300) {
                 throw new HttpError(
                   response.status,
@@ -290,6 +292,8 @@ export class Sluice {
                   },
                 );
               }
+              // Not kept unless it is an answer (a retryable 502 otherwise).
+              checkChatCompletion(text, plan.target.provider.name);
               return JSON.parse(text) as unknown;
             },
           }),
@@ -319,7 +323,7 @@ export class Sluice {
       startedAt: performance.now(),
       caller,
       route,
-      model: 'none',
+      model: '',
       cache: 'bypass' as CacheResult,
       waitMs: 0,
       reservation: undefined,
@@ -332,6 +336,7 @@ export class Sluice {
       usage: undefined,
       trace: undefined,
       finished: false,
+      failure: undefined,
     };
   }
 

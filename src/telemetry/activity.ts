@@ -1,13 +1,19 @@
 import { type Clock, systemClock } from '../shared/clock.js';
 import { ConfigError } from '../shared/errors.js';
 import { LatencyHistogram, type LatencyHistogramOptions } from './latency.js';
-import { LabelLimiter } from './metrics.js';
+import { LabelLimiter, type Outcome, outcomeOfStatus } from './metrics.js';
 
 /** One answered model request, as the dashboard counts it. */
 export interface ActivityEvent {
   readonly route: string;
+  /**
+   * Empty for a request refused before its model was known (no key, a malformed body): it is
+   * counted in the totals and the series, in no model's row.
+   */
   readonly model: string;
   readonly status: number;
+  /** How the request ended; from `status` when not given (4xx client, 5xx server). */
+  readonly outcome?: Outcome;
   /** `hit`, `semantic-hit`, `miss` or `bypass`. */
   readonly cache: string;
   /** Whole request, milliseconds. */
@@ -49,7 +55,7 @@ export interface ActivityPoint {
   readonly semanticHits: number;
   readonly misses: number;
   readonly bypass: number;
-  /** Answers with a status of 400 or more. */
+  /** Requests that did not succeed, whatever their outcome (client, upstream or server error). */
   readonly errors: number;
 }
 
@@ -72,7 +78,11 @@ export interface ActivitySnapshot {
     readonly semanticHits: number;
     readonly misses: number;
     readonly bypass: number;
+    /** Refused for the client's request (validation, authentication, its limits). */
     readonly clientErrors: number;
+    /** Failed by the upstream (any status, a stream cut after its 200 included). */
+    readonly upstreamErrors: number;
+    /** Failed in Sluice itself. */
     readonly serverErrors: number;
   };
   readonly stepSeconds: number;
@@ -136,6 +146,7 @@ export class Activity {
     misses: 0,
     bypass: 0,
     clientErrors: 0,
+    upstreamErrors: 0,
     serverErrors: 0,
   };
 
@@ -184,16 +195,19 @@ export class Activity {
     counts[kind][slot] = (counts[kind][slot] as number) + 1;
     this.#totals.requests++;
     this.#totals[kind]++;
-    const error = event.status >= 400;
+    const outcome = event.outcome ?? outcomeOfStatus(event.status);
+    const error = outcome !== 'success';
     if (error) {
       counts.errors[slot] = (counts.errors[slot] as number) + 1;
-      if (event.status >= 500) this.#totals.serverErrors++;
-      else this.#totals.clientErrors++;
+      if (outcome === 'client_error') this.#totals.clientErrors++;
+      else if (outcome === 'upstream_error') this.#totals.upstreamErrors++;
+      else this.#totals.serverErrors++;
     }
     const minute = this.#minute(now);
     minute.duration.record(event.durationMs);
     minute.overhead.record(event.overheadMs);
 
+    if (event.model === '') return;
     const name = this.#labels.label(event.model);
     let model = this.#models.get(name);
     if (model === undefined) {

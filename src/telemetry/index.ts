@@ -24,6 +24,8 @@ export {
   type CacheCounters,
   GatewayMetrics,
   LabelLimiter,
+  type Outcome,
+  outcomeOfStatus,
   type RequestObservation,
 } from './metrics.js';
 export {

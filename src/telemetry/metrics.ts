@@ -32,11 +32,28 @@ export class LabelLimiter {
   }
 }
 
+/**
+ * How a request ended, as the metrics and the dashboard count it: `success`; `client_error`,
+ * refused for the client's request (validation, authentication, its rate limit or budget);
+ * `upstream_error`, the upstream failed it (unreachable, timeout, an error status such as its
+ * 429, an invalid answer, a stream it cut after the 200); `server_error`, Sluice's own failure.
+ */
+export type Outcome = 'success' | 'client_error' | 'upstream_error' | 'server_error';
+
+/** The outcome a status implies when nothing more is known of the request. */
+export function outcomeOfStatus(status: number): Outcome {
+  return status < 400 ? 'success' : status < 500 ? 'client_error' : 'server_error';
+}
+
 export interface RequestObservation {
   route: string;
+  /** Empty for a request that names no model or was refused before its model was known. */
   model: string;
+  /** The HTTP status sent (200 for a stream cut after it began: see `outcome`). */
   status: number;
   cache: string;
+  /** How the request ended; from `status` when not given. */
+  outcome?: Outcome;
   /** Whole request, seconds. */
   durationSeconds: number;
   /** Time spent in Sluice (excluding the upstream), seconds. */
@@ -93,14 +110,14 @@ export class GatewayMetrics {
     this.#requests = new CounterFamily(
       registry,
       'sluice_requests_total',
-      'Requests answered, by route, model, HTTP status and cache result',
-      ['route', 'model', 'status', 'cache'],
+      'Requests answered, by route, model, HTTP status, cache result and outcome',
+      ['route', 'model', 'status', 'cache', 'outcome'],
     );
     this.#duration = new HistogramFamily(
       registry,
       'sluice_request_duration_seconds',
       'Time from request to the end of the response',
-      ['route', 'model', 'status', 'cache'],
+      ['route', 'model', 'status', 'cache', 'outcome'],
       LATENCY_BUCKETS,
     );
     this.#upstream = new HistogramFamily(
@@ -248,8 +265,10 @@ export class GatewayMetrics {
   }
 
   observeRequest(observation: RequestObservation): void {
-    const model = this.#models.label(observation.model);
-    const key = `${observation.route}\u0000${model}\u0000${observation.status}\u0000${observation.cache}`;
+    // No model is no label value, and takes none of the model labels' places.
+    const model = observation.model === '' ? '' : this.#models.label(observation.model);
+    const outcome = observation.outcome ?? outcomeOfStatus(observation.status);
+    const key = `${observation.route}\u0000${model}\u0000${observation.status}\u0000${observation.cache}\u0000${outcome}`;
     let series = this.#requestSeries.get(key);
     if (series === undefined) {
       const labels = [
@@ -257,6 +276,7 @@ export class GatewayMetrics {
         model,
         String(observation.status),
         observation.cache,
+        outcome,
       ] as const;
       series = {
         requests: this.#requests.labels(...labels),

@@ -136,7 +136,10 @@ export interface RequestOutcome {
   /** `hit`, `semantic-hit`, `miss` or `bypass`. */
   readonly cache: string;
   readonly requestId: string;
-  /** The model the client asked for, and the one that answered (after aliases and fallbacks). */
+  /**
+   * The model the client asked for (empty when refused before it was known), and the one that
+   * answered (after aliases and fallbacks).
+   */
   readonly requestModel: string;
   readonly responseModel?: string | undefined;
   readonly provider?: string | undefined;
@@ -187,11 +190,12 @@ export function endRequestTrace(requestTrace: RequestTrace, outcome: RequestOutc
   if (span.isRecording()) {
     const attributes: Attributes = {
       'http.response.status_code': outcome.status,
-      'gen_ai.request.model': outcome.requestModel,
       'sluice.cache': outcome.cache,
       'sluice.request_id': outcome.requestId,
       'sluice.overhead_ms': Number(outcome.overheadMs.toFixed(3)),
     };
+    // Empty when the request was refused before its model was known.
+    if (outcome.requestModel !== '') attributes['gen_ai.request.model'] = outcome.requestModel;
     if (outcome.responseModel !== undefined)
       attributes['gen_ai.response.model'] = outcome.responseModel;
     if (outcome.provider !== undefined) attributes['gen_ai.provider.name'] = outcome.provider;

@@ -267,7 +267,7 @@ describe('Anthropic provider (recorded Messages answers, OpenAI client)', () => 
     const text = await response.text();
     expect(text).toContain('"content":""');
     expect(text).not.toContain('[DONE]');
-    expect(text).toMatch(/"type":"upstream_error"/);
+    expect(text).toMatch(/"type":"upstream_error","code":"upstream_stream_cut"/);
   });
 
   it('passes an upstream error through with its status and message', async () => {

@@ -94,3 +94,54 @@ describe('deferred work through the Batch API', () => {
     expect((await fetch(`${baseUrl}/v1/sluice/deferred/deferred-unknown`)).status).toBe(404);
   });
 });
+
+describe('deferred work off-peak', () => {
+  it('runs an off-peak request through the provider and keeps its answer', async () => {
+    const offPeakUpstream = createMockProvider();
+    const { url } = await offPeakUpstream.listen(0);
+    // A window around now (UTC), so the queue runs the request at its next tick.
+    const hhmm = (time: number) => new Date(time).toISOString().slice(11, 16);
+    const offPeakGateway = createGateway(
+      {
+        server: { logLevel: 'silent' },
+        store: { sqlite: false },
+        cost: { ledger: false },
+        providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: url }],
+        models: [{ name: 'gpt-4o-mini', provider: 'mock' }],
+        deferred: {
+          path: ':memory:',
+          interval: 50,
+          offPeak: { start: hhmm(Date.now() - 600_000), end: hhmm(Date.now() + 3_600_000) },
+        },
+      },
+      { logger: false },
+    );
+    try {
+      const origin = (await offPeakGateway.listen({ port: 0 })).url;
+      const queued = await fetch(`${origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sluice-defer': 'off-peak' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'Tidy the archive tonight.' }],
+        }),
+      });
+      expect(queued.status).toBe(202);
+      const { id } = (await queued.json()) as { id: string };
+      let item: { status: string; result?: { choices: unknown[] }; error?: unknown } = {
+        status: 'queued',
+      };
+      for (let attempt = 0; attempt < 200 && item.status !== 'done'; attempt++) {
+        if (item.status === 'failed') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        item = (await (await fetch(`${origin}/v1/sluice/deferred/${id}`)).json()) as typeof item;
+      }
+      expect(item, JSON.stringify(item)).toMatchObject({ status: 'done' });
+      expect(item.result?.choices).toHaveLength(1);
+      expect(offPeakUpstream.stats().chatCompletions).toBe(1);
+    } finally {
+      await offPeakGateway.close();
+      await offPeakUpstream.close();
+    }
+  });
+});

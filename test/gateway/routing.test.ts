@@ -179,7 +179,7 @@ describe('resilience under injected upstream faults (official openai client)', (
     const response = await ask('solo', {}, { stream: true });
     const text = await response.text();
     expect(text).not.toContain('[DONE]');
-    expect(text).toMatch(/"type":"upstream_error"/);
+    expect(text).toMatch(/"type":"upstream_error","code":"upstream_stream_cut"/);
   });
 });
 

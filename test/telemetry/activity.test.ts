@@ -34,8 +34,36 @@ describe('activity', () => {
       misses: 1,
       bypass: 1,
       clientErrors: 0,
+      upstreamErrors: 0,
       serverErrors: 1,
     });
+  });
+
+  it('counts errors by outcome: a stream cut after its 200 and an upstream 429 are upstream errors', () => {
+    const activity = createActivity({ clock: new ManualClock(START) });
+    activity.record({ ...event('miss', 5), outcome: 'upstream_error' });
+    activity.record({ ...event('bypass', 5, 'gpt-4o-mini', 429), outcome: 'upstream_error' });
+    activity.record({ ...event('bypass', 1, 'gpt-4o-mini', 429), outcome: 'client_error' });
+    activity.record({ ...event('bypass', 1, 'gpt-4o-mini', 500), outcome: 'server_error' });
+    activity.record({ ...event('miss', 5), outcome: 'success' });
+    const snapshot = activity.snapshot();
+    expect(snapshot.totals).toMatchObject({
+      requests: 5,
+      clientErrors: 1,
+      upstreamErrors: 2,
+      serverErrors: 1,
+    });
+    expect(snapshot.series.at(-1)).toMatchObject({ requests: 5, errors: 4 });
+    expect(snapshot.models).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', errors: 4 })]);
+  });
+
+  it('counts a request refused before its model was known in the totals, in no model row', () => {
+    const activity = createActivity({ clock: new ManualClock(START) });
+    activity.record(event('bypass', 1, '', 401));
+    activity.record(event('miss', 1));
+    const snapshot = activity.snapshot();
+    expect(snapshot.totals).toMatchObject({ requests: 2, clientErrors: 1 });
+    expect(snapshot.models.map((model) => model.model)).toEqual(['gpt-4o-mini']);
   });
 
   it('forgets steps older than the window, and reuses their slots', () => {

@@ -1,7 +1,13 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config.js';
-import { type HttpError, invalidRequest, upstreamTimeout } from '../errors.js';
+import {
+  answerCutOff,
+  type HttpError,
+  invalidRequest,
+  upstreamInvalidResponse,
+  upstreamTimeout,
+} from '../errors.js';
 import {
   bodyOf,
   CONSUMED_BODY,
@@ -89,12 +95,14 @@ export class AnthropicProvider implements Provider {
       };
     }
     if (request.stream !== true) {
-      let message: Record<string, unknown>;
+      let text: string;
       try {
-        message = (await response.body.json()) as Record<string, unknown>;
+        text = await response.body.text();
       } catch (error) {
-        throw this.transportError(error);
+        // Reached, answered, then the body broke off: a cut answer, retried.
+        throw answerCutOff(this.name, error);
       }
+      const message = anthropicMessage(text, this.name);
       return {
         status: 200,
         headers,
@@ -121,6 +129,31 @@ export class AnthropicProvider implements Provider {
 
 export function anthropicProvider(config: ProviderConfig): AnthropicProvider {
   return new AnthropicProvider(config);
+}
+
+/**
+ * A 2xx Messages answer, checked before it is translated (a translation of `{}` would look
+ * like an empty chat completion): a JSON object whose `content` is an array of blocks.
+ * Anything else is a retryable 502 `upstream_invalid_response`.
+ */
+function anthropicMessage(text: string, provider: string): Record<string, unknown> {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    throw upstreamInvalidResponse(provider, 'the body is not JSON (cut short?)', error);
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw upstreamInvalidResponse(provider, 'the body is not a JSON object');
+  }
+  const content = (message as { content?: unknown }).content;
+  if (
+    !Array.isArray(content) ||
+    !content.every((block) => typeof block === 'object' && block !== null)
+  ) {
+    throw upstreamInvalidResponse(provider, 'no content blocks in the message');
+  }
+  return message as Record<string, unknown>;
 }
 
 type TextReadable = Readable & { text(): Promise<string> };
