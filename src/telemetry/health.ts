@@ -23,14 +23,18 @@ export interface HealthRegistryOptions {
   /** Where transitions are logged. @default nowhere */
   log?: (level: 'warn', message: string, fields: Record<string, unknown>) => void;
   /**
-   * Least time between two log lines of one dependency, in ms: a dependency that flaps logs
-   * its state once per interval, with the number of transitions in between.
+   * Log window of one dependency, in ms: at most two lines per window (an outage's start and
+   * end are logged at once); a dependency that flaps more logs its state at the end of the
+   * window, with the number of transitions not logged.
    * @default 10_000 (ms)
    */
   logIntervalMs?: number;
   /** Epoch milliseconds (tests). @default Date.now */
   now?: () => number;
 }
+
+/** Log lines one dependency may write per window before its transitions are summarised. */
+const LINES_PER_WINDOW = 2;
 
 interface Dependency {
   status: HealthStatus;
@@ -39,7 +43,9 @@ interface Dependency {
   errors: number;
   /** The state the last log line announced. */
   logged: HealthStatus;
-  loggedAt: number;
+  /** Start of the current log window, and the lines logged in it. */
+  windowStart: number;
+  linesInWindow: number;
   /** Transitions not logged yet (inside the log interval). */
   unlogged: number;
   timer: NodeJS.Timeout | undefined;
@@ -73,7 +79,8 @@ export class HealthRegistry {
         reason: undefined,
         errors: 0,
         logged: 'ok',
-        loggedAt: Number.NEGATIVE_INFINITY,
+        windowStart: Number.NEGATIVE_INFINITY,
+        linesInWindow: 0,
         unlogged: 0,
         timer: undefined,
       };
@@ -124,17 +131,24 @@ export class HealthRegistry {
 
   #changed(name: string, dependency: Dependency): void {
     dependency.unlogged++;
-    const wait = dependency.loggedAt + this.#logIntervalMs - this.#now();
-    if (wait <= 0) {
+    const now = this.#now();
+    if (now - dependency.windowStart >= this.#logIntervalMs) {
+      dependency.windowStart = now;
+      dependency.linesInWindow = 0;
+    }
+    if (dependency.linesInWindow < LINES_PER_WINDOW && dependency.timer === undefined) {
       this.#announce(name, dependency);
       return;
     }
     if (dependency.timer !== undefined) return;
+    const wait = dependency.windowStart + this.#logIntervalMs - now;
     dependency.timer = setTimeout(() => {
       dependency.timer = undefined;
+      dependency.windowStart = this.#now();
+      dependency.linesInWindow = 0;
       if (dependency.status !== dependency.logged) this.#announce(name, dependency);
       else dependency.unlogged = 0;
-    }, wait);
+    }, Math.max(0, wait));
     dependency.timer.unref();
   }
 
@@ -142,7 +156,7 @@ export class HealthRegistry {
     const flapped = dependency.unlogged - 1;
     dependency.unlogged = 0;
     dependency.logged = dependency.status;
-    dependency.loggedAt = this.#now();
+    dependency.linesInWindow++;
     const fields = {
       dependency: name,
       status: dependency.status,
