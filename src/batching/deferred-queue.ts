@@ -430,10 +430,14 @@ class SqliteDeferredQueue implements DeferredQueue {
       });
     } catch (error) {
       this.#health.degraded('queueing a deferred request failed', error);
-      throw new SluiceError('E_DEFERRED_STORE', `the deferral queue cannot store the request: ${(error as Error).message}`, {
-        cause: error,
-        isRetryable: true,
-      });
+      throw new SluiceError(
+        'E_DEFERRED_STORE',
+        `the deferral queue cannot store the request: ${(error as Error).message}`,
+        {
+          cause: error,
+          isRetryable: true,
+        },
+      );
     }
     this.#health.ok();
     return id;

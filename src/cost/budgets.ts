@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
 import { Allowances } from './allowance.js';
 import {
   type BudgetSlot,
@@ -13,7 +14,6 @@ import {
   MemoryBudgetStore,
   RedisBudgetStore,
 } from './budget-store.js';
-import { type HealthReporter, unreported } from '../shared/health.js';
 import type { Ledger } from './ledger.js';
 import { BudgetWindow, ROLLING_SLICES, type WindowSpec } from './windows.js';
 
@@ -669,7 +669,10 @@ export class Budgets {
   }
 
   #warnStore(error: unknown): void {
-    this.#health.degraded('the budget store is unreachable; this process’s own accounting is used', error);
+    this.#health.degraded(
+      'the budget store is unreachable; this process’s own accounting is used',
+      error,
+    );
     const now = Date.now();
     if (now - this.#lastStoreWarning < 10_000) return;
     this.#lastStoreWarning = now;

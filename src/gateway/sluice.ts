@@ -442,7 +442,11 @@ export function createSluice(
 }
 
 /** The semantic cache of a configuration: its embedder, and the store its entries live in. */
-function buildSemanticCache(config: GatewayConfig, health: HealthRegistry, log: Log): SemanticCache {
+function buildSemanticCache(
+  config: GatewayConfig,
+  health: HealthRegistry,
+  log: Log,
+): SemanticCache {
   const settings = config.semantic;
   let embedder: Embedder;
   if (settings.embedder === undefined || settings.embedder === 'local') embedder = localEmbedder();
@@ -490,7 +494,11 @@ function buildProvider(config: ProviderConfig): Provider {
   return config.type === 'anthropic' ? anthropicProvider(config) : openAICompatibleProvider(config);
 }
 
-type Log = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
+type Log = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields: Record<string, unknown>,
+) => void;
 
 /**
  * Opens a SQLite-backed part, or, when the disk is full, reports it degraded and returns

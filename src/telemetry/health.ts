@@ -142,13 +142,16 @@ export class HealthRegistry {
     }
     if (dependency.timer !== undefined) return;
     const wait = dependency.windowStart + this.#logIntervalMs - now;
-    dependency.timer = setTimeout(() => {
-      dependency.timer = undefined;
-      dependency.windowStart = this.#now();
-      dependency.linesInWindow = 0;
-      if (dependency.status !== dependency.logged) this.#announce(name, dependency);
-      else dependency.unlogged = 0;
-    }, Math.max(0, wait));
+    dependency.timer = setTimeout(
+      () => {
+        dependency.timer = undefined;
+        dependency.windowStart = this.#now();
+        dependency.linesInWindow = 0;
+        if (dependency.status !== dependency.logged) this.#announce(name, dependency);
+        else dependency.unlogged = 0;
+      },
+      Math.max(0, wait),
+    );
     dependency.timer.unref();
   }
 

@@ -141,7 +141,8 @@ export class SqliteStore implements CacheStore {
       options.maxFileBytes === undefined
         ? Number.POSITIVE_INFINITY
         : parseBytes(options.maxFileBytes, 'maxFileBytes');
-    if (!(this.maxFileBytes > 0)) throw new ConfigError('sqliteStore maxFileBytes must be positive');
+    if (!(this.maxFileBytes > 0))
+      throw new ConfigError('sqliteStore maxFileBytes must be positive');
     const walMaxBytes = parseBytes(options.walMaxBytes ?? '64mb', 'walMaxBytes');
     this.health = options.health ?? unreported;
     this.bounded =
