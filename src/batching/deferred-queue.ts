@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
 import {
   type BatchClient,
   type BatchEndpoint,
@@ -147,6 +148,8 @@ export interface DeferredQueueOptions {
   clock?: Clock;
   /** Told about errors of background ticks (`start`); a tick's own call rejects instead. */
   onError?: (error: unknown) => void;
+  /** Told when writing the queue's SQLite file fails and when it works again. */
+  health?: HealthReporter;
   /**
    * How long a write waits for another process's lock.
    * @default 1_000 (milliseconds)
@@ -318,6 +321,7 @@ class SqliteDeferredQueue implements DeferredQueue {
   readonly #maxQueued: number;
   readonly #deleteFiles: boolean;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #health: HealthReporter;
   #pass: Promise<TickReport> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
@@ -349,6 +353,7 @@ class SqliteDeferredQueue implements DeferredQueue {
     this.#maxQueued = positiveInteger('maxQueued', options.maxQueued ?? 100_000);
     this.#deleteFiles = options.deleteFiles ?? true;
     this.#onError = options.onError;
+    this.#health = options.health ?? unreported;
     const busyTimeoutMs = parseDuration(options.busyTimeout ?? 1_000, 'busyTimeout');
     this.#store = new DeferredStore(options.path, busyTimeoutMs);
     this.#recover();
@@ -412,16 +417,29 @@ class SqliteDeferredQueue implements DeferredQueue {
     }
     const now = this.#clock.now();
     const id = `deferred-${randomUUID()}`;
-    this.#store.insert({
-      id,
-      created: now,
-      mode,
-      model,
-      endpoint,
-      priority,
-      request: json,
-      expires_at: now + expireAfterMs,
-    });
+    try {
+      this.#store.insert({
+        id,
+        created: now,
+        mode,
+        model,
+        endpoint,
+        priority,
+        request: json,
+        expires_at: now + expireAfterMs,
+      });
+    } catch (error) {
+      this.#health.degraded('queueing a deferred request failed', error);
+      throw new SluiceError(
+        'E_DEFERRED_STORE',
+        `the deferral queue cannot store the request: ${(error as Error).message}`,
+        {
+          cause: error,
+          isRetryable: true,
+        },
+      );
+    }
+    this.#health.ok();
     return id;
   }
 
@@ -475,10 +493,14 @@ class SqliteDeferredQueue implements DeferredQueue {
       this.#timer = undefined;
       if (!this.#running) return;
       this.tick()
-        .catch((error: unknown) => {
-          this.#tickErrors++;
-          this.#onError?.(error);
-        })
+        .then(
+          () => this.#health.ok(),
+          (error: unknown) => {
+            this.#tickErrors++;
+            if (isSqliteError(error)) this.#health.degraded('a scheduling pass failed', error);
+            this.#onError?.(error);
+          },
+        )
         .finally(() => {
           if (!this.#running) return;
           this.#timer = setTimeout(loop, intervalMs);
@@ -839,4 +861,10 @@ class SqliteDeferredQueue implements DeferredQueue {
  */
 export function createDeferredQueue(options: DeferredQueueOptions): DeferredQueue {
   return new SqliteDeferredQueue(options);
+}
+
+/** Whether `error` came from SQLite (the queue's file), not from a provider. */
+function isSqliteError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
 }

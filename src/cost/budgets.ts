@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
 import { Allowances } from './allowance.js';
 import {
   type BudgetSlot,
@@ -64,6 +65,8 @@ export interface BudgetsOptions {
   reservationTtl?: Duration;
   /** Restores spend in the current windows from the ledger at start (`ready()`). */
   ledger?: Ledger;
+  /** Told when the shared store (Redis) fails and when it answers again. */
+  health?: HealthReporter;
   /**
    * With Redis: admit calls against leased slices of each budget (no Redis round trip per
    * call; see `Allowances`), `sliceShare` of the limit at a time; `false` reserves per call.
@@ -311,6 +314,7 @@ export class Budgets {
   readonly #webhook: BudgetsOptions['webhook'];
   readonly #log: NonNullable<BudgetsOptions['log']>;
   readonly #pendingWebhooks = new Set<Promise<void>>();
+  readonly #health: HealthReporter;
   #ready: Promise<void> | undefined;
   #lastStoreWarning = 0;
 
@@ -344,6 +348,7 @@ export class Budgets {
         ? new Allowances(this.#store, this.#reservationTtlMs, options.leases?.sliceShare)
         : undefined;
     this.#ledger = options.ledger;
+    this.#health = options.health ?? unreported;
     this.#webhook = options.webhook;
     this.#log =
       options.log ??
@@ -374,6 +379,17 @@ export class Budgets {
     }
     const ledger = this.#ledger;
     if (ledger === undefined) return;
+    try {
+      await this.#restoreFrom(ledger);
+    } catch (error) {
+      // The ledger cannot be opened (a full disk): start with the spend the store holds.
+      this.#log('warn', 'budgets could not restore spend from the ledger', {
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  async #restoreFrom(ledger: Ledger): Promise<void> {
     const now = this.#clock.now();
     for (const budget of this.budgets) {
       const position = budget.window.position(now);
@@ -499,6 +515,7 @@ export class Budgets {
       leased = false;
       outcome = await store.reserve(slots, requestId, amount, now, expiresAt);
     }
+    if (store !== this.#fallback) this.#health.ok();
     if (!outcome.admitted) {
       const budget = budgets[outcome.index] as Budget;
       budget.latest = outcome.totals;
@@ -652,6 +669,10 @@ export class Budgets {
   }
 
   #warnStore(error: unknown): void {
+    this.#health.degraded(
+      'the budget store is unreachable; this process’s own accounting is used',
+      error,
+    );
     const now = Date.now();
     if (now - this.#lastStoreWarning < 10_000) return;
     this.#lastStoreWarning = now;

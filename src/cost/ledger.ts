@@ -13,8 +13,10 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { SluiceError } from '../shared/errors.js';
-import { openSqlite } from '../shared/sqlite.js';
+import { type Duration, parseDuration } from '../shared/duration.js';
+import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
+import { isStorageFull, openSqlite } from '../shared/sqlite.js';
 
 const require = createRequire(import.meta.url);
 
@@ -65,6 +67,29 @@ export interface LedgerOptions {
    * @default 'process'
    */
   durability?: 'process' | 'power';
+  /**
+   * Most rows held in memory while they cannot be written into SQLite (a full disk). Rows
+   * past it that are in the journal are read back from the journal when space returns; rows
+   * that could not be journaled either are lost (counted in `status().lostRows`).
+   * @default 100_000 (rows, about 50 MB)
+   */
+  maxHeldRows?: number;
+  /** How often writing held rows is retried while SQLite refuses them. @default '1s' */
+  retryInterval?: Duration;
+  /** Told when writes fail and when they work again (the gateway's health registry). */
+  health?: HealthReporter;
+}
+
+/** The ledger's write state (for `/healthz` and tests). */
+export interface LedgerStatus {
+  /** Whether the last write into SQLite failed (rows are held until one works). */
+  readonly failing: boolean;
+  /** Rows not yet in SQLite, held in memory. */
+  readonly heldRows: number;
+  /** Failed attempts to write into SQLite (or to open it) since start. */
+  readonly writeErrors: number;
+  /** Rows that could be written neither into SQLite nor into the journal, past `maxHeldRows`. */
+  readonly lostRows: number;
 }
 
 const COLUMNS = [
@@ -94,6 +119,9 @@ type Row = (string | number)[];
 const FLUSH_DELAY_MS = 20;
 const FLUSH_ROWS = 256;
 
+/** Journals of ledgers open in this process: never imported as orphans. */
+const openJournals = new Set<string>();
+
 /**
  * The append-only cost ledger: one row per answered request, several processes sharing one
  * SQLite file.
@@ -105,92 +133,140 @@ const FLUSH_ROWS = 256;
  * process that died is imported by the next process that opens the ledger. Every row carries
  * a unique entry id, so a journal imported twice never duplicates a row. With
  * `durability: 'power'`, rows go straight into SQLite with `synchronous=FULL` instead.
+ *
+ * A full disk never throws out of the ledger: rows SQLite refuses (or cannot even open the
+ * file for) are held in memory (up to `maxHeldRows`) and stay in the journal, which is not
+ * truncated until they are in SQLite; writing them is retried every `retryInterval`, and the
+ * `health` reporter is told when writes fail and when they work again. A journal that cannot
+ * be written either (the same full disk) leaves the row in memory only.
  */
 export class Ledger {
   readonly path: string;
-  readonly #database: Database.Database;
-  readonly #insert: Database.Statement;
-  readonly #checkpointer: Worker | undefined;
-  readonly #journal: { fd: number; path: string; id: string } | undefined;
-  readonly #transaction: (rows: readonly Row[]) => void;
+  readonly #onDisk: boolean;
+  readonly #power: boolean;
+  readonly #health: HealthReporter;
+  readonly #maxHeldRows: number;
+  readonly #retryMs: number;
+  readonly #journalId: string;
+  #database: Database.Database | undefined;
+  #insert: Database.Statement | undefined;
+  #transaction: ((rows: readonly Row[]) => void) | undefined;
+  #checkpointer: Worker | undefined;
+  #journal: { fd: number; path: string } | undefined;
+  /** Bytes of whole lines in the journal (a torn write is cut back to it). */
+  #journalBytes = 0;
+  /** Rows not yet in SQLite, oldest first. */
   #pending: Row[] = [];
+  /** Journaled rows left out of `#pending` (past `maxHeldRows`): re-read from the journal. */
+  #dropped = false;
+  /** Orphan journals not imported yet (the import failed). */
+  #orphans = false;
+  #failing = false;
+  #writeErrors = 0;
+  #lostRows = 0;
+  #closed = false;
   #sequence = 0;
   #flushTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LedgerOptions) {
     this.path = options.path;
+    this.#onDisk = options.path !== ':memory:';
+    this.#power = options.durability === 'power';
+    this.#health = options.health ?? unreported;
+    this.#maxHeldRows = options.maxHeldRows ?? 100_000;
+    if (!Number.isInteger(this.#maxHeldRows) || this.#maxHeldRows < 1) {
+      throw new ConfigError('ledger maxHeldRows must be a positive integer');
+    }
+    this.#retryMs = parseDuration(options.retryInterval ?? '1s', 'retryInterval');
+    this.#journalId = `${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
-      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-      this.#database = openSqlite(options.path, { timeoutMs: 5_000 }, (database) => {
-        database.pragma('journal_mode = WAL');
-        database.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
-        database.pragma('busy_timeout = 5000');
-        // Checkpoints (copying the WAL into the database, with an fsync) would stall a request
-        // every thousand rows; a worker thread runs them instead, off the event loop.
-        if (options.path !== ':memory:') database.pragma('wal_autocheckpoint = 0');
-        database.exec(`
-          CREATE TABLE IF NOT EXISTS ledger (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            entry_id TEXT NOT NULL,
-            request_id TEXT NOT NULL,
-            time INTEGER NOT NULL,
-            key TEXT NOT NULL,
-            namespace TEXT NOT NULL,
-            tags TEXT NOT NULL,
-            route TEXT NOT NULL,
-            model TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            status INTEGER NOT NULL,
-            cache TEXT NOT NULL,
-            input_tokens INTEGER NOT NULL,
-            cached_input_tokens INTEGER NOT NULL,
-            cache_write_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            reasoning_tokens INTEGER NOT NULL,
-            cost_nanos INTEGER NOT NULL,
-            avoided_nanos INTEGER NOT NULL,
-            duration_ms REAL NOT NULL
-          );
-          CREATE INDEX IF NOT EXISTS ledger_time ON ledger (time);
-          CREATE TRIGGER IF NOT EXISTS ledger_append_only BEFORE UPDATE ON ledger
-          BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-        `);
-        const columns = database.pragma('table_info(ledger)') as { name: string }[];
-        if (!columns.some((column) => column.name === 'entry_id')) {
-          // A ledger written before entry ids: older rows keep a NULL id.
-          database.exec('ALTER TABLE ledger ADD COLUMN entry_id TEXT');
-        }
-        database.exec('CREATE UNIQUE INDEX IF NOT EXISTS ledger_entry ON ledger (entry_id)');
-      });
+      this.#open();
     } catch (error) {
-      throw new SluiceError(
-        'E_LEDGER_OPEN',
-        `cannot open the ledger at ${options.path}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      // A full disk at start: the gateway starts, rows are held until the file can be opened.
+      if (!isStorageFull(error)) throw openError(options.path, error);
+      this.#fail('cannot open the ledger', error);
     }
-    const onDisk = options.path !== ':memory:';
-    this.#checkpointer = onDisk ? startCheckpointer(options.path) : undefined;
-    this.#insert = this.#database.prepare(
-      `INSERT OR IGNORE INTO ledger (entry_id, ${COLUMNS.join(', ')}) VALUES (?, ${COLUMNS.map(() => '?').join(', ')})`,
-    );
-    this.#transaction = this.#database.transaction((rows: readonly Row[]) => {
-      for (const row of rows) this.#insert.run(...row);
-    });
-    if (onDisk) this.#importOrphanJournals();
-    const id = `${process.pid}-${randomBytes(4).toString('hex')}`;
-    if (onDisk && options.durability !== 'power') {
-      const path = `${options.path}.journal-${id}`;
-      this.#journal = { fd: openSync(path, 'a'), path, id };
-    } else {
-      this.#journal = undefined;
-    }
-    this.#journalId = id;
+    if (this.#onDisk && !this.#power) this.#openJournal();
   }
 
-  readonly #journalId: string;
+  #open(): Database.Database {
+    const path = this.path;
+    if (this.#onDisk) mkdirSync(dirname(path), { recursive: true });
+    const database = openSqlite(path, { timeoutMs: 5_000 }, (database) => {
+      database.pragma('journal_mode = WAL');
+      database.pragma(`synchronous = ${this.#power ? 'FULL' : 'NORMAL'}`);
+      database.pragma('busy_timeout = 5000');
+      // Checkpoints (copying the WAL into the database, with an fsync) would stall a request
+      // every thousand rows; a worker thread runs them instead, off the event loop.
+      if (this.#onDisk) database.pragma('wal_autocheckpoint = 0');
+      database.exec(`
+        CREATE TABLE IF NOT EXISTS ledger (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          entry_id TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          time INTEGER NOT NULL,
+          key TEXT NOT NULL,
+          namespace TEXT NOT NULL,
+          tags TEXT NOT NULL,
+          route TEXT NOT NULL,
+          model TEXT NOT NULL,
+          provider TEXT NOT NULL,
+          status INTEGER NOT NULL,
+          cache TEXT NOT NULL,
+          input_tokens INTEGER NOT NULL,
+          cached_input_tokens INTEGER NOT NULL,
+          cache_write_tokens INTEGER NOT NULL,
+          output_tokens INTEGER NOT NULL,
+          reasoning_tokens INTEGER NOT NULL,
+          cost_nanos INTEGER NOT NULL,
+          avoided_nanos INTEGER NOT NULL,
+          duration_ms REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ledger_time ON ledger (time);
+        CREATE TRIGGER IF NOT EXISTS ledger_append_only BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      `);
+      const columns = database.pragma('table_info(ledger)') as { name: string }[];
+      if (!columns.some((column) => column.name === 'entry_id')) {
+        // A ledger written before entry ids: older rows keep a NULL id.
+        database.exec('ALTER TABLE ledger ADD COLUMN entry_id TEXT');
+      }
+      database.exec('CREATE UNIQUE INDEX IF NOT EXISTS ledger_entry ON ledger (entry_id)');
+    });
+    const insert = database.prepare(
+      `INSERT OR IGNORE INTO ledger (entry_id, ${COLUMNS.join(', ')}) VALUES (?, ${COLUMNS.map(() => '?').join(', ')})`,
+    );
+    this.#insert = insert;
+    this.#transaction = database.transaction((rows: readonly Row[]) => {
+      for (const row of rows) insert.run(...row);
+    });
+    this.#database = database;
+    if (this.#onDisk) {
+      this.#checkpointer = startCheckpointer(path);
+      this.#orphans = true;
+      try {
+        this.#importOrphanJournals();
+      } catch (error) {
+        // Left in place: imported by a later flush, once SQLite takes writes again.
+        this.#fail('cannot import the journals of processes that died', error);
+      }
+    }
+    return database;
+  }
+
+  #openJournal(): void {
+    const path = `${this.path}.journal-${this.#journalId}`;
+    try {
+      this.#journal = { fd: openSync(path, 'a'), path };
+      this.#journalBytes = 0;
+      openJournals.add(path);
+    } catch (error) {
+      if (!isStorageFull(error) && this.#database !== undefined) throw openError(this.path, error);
+      this.#writeErrors++;
+      this.#health.degraded('cannot create the ledger journal', error);
+    }
+  }
 
   /** Imports the journals of processes that died before moving their rows into SQLite. */
   #importOrphanJournals(): void {
@@ -198,31 +274,23 @@ export class Ledger {
     const prefix = `${basename(this.path)}.journal-`;
     for (const name of readdirSync(directory)) {
       if (!name.startsWith(prefix)) continue;
-      const pid = Number(name.slice(prefix.length).split('-')[0]);
-      if (pid === process.pid || isAlive(pid)) continue;
       const path = join(directory, name);
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (openJournals.has(path) || (pid !== process.pid && isAlive(pid))) continue;
       let text: string;
       try {
         text = readFileSync(path, 'utf8');
       } catch {
         continue; // another process took it
       }
-      const rows: Row[] = [];
-      for (const line of text.split('\n')) {
-        if (line === '') continue;
-        try {
-          rows.push(JSON.parse(line) as Row);
-        } catch {
-          // A line torn by the crash was never acknowledged: nothing to import.
-        }
-      }
-      this.#transaction(rows);
+      (this.#transaction as (rows: readonly Row[]) => void)(parseJournal(text));
       try {
         unlinkSync(path);
       } catch {
         // Already removed by another process importing it at the same time (no duplicates: entry ids).
       }
     }
+    this.#orphans = false;
   }
 
   /** Appends one row; returns once it is durable (see the class comment). */
@@ -248,39 +316,151 @@ export class Ledger {
       entry.avoidedNanos,
       entry.durationMs,
     ];
-    const journal = this.#journal;
-    if (journal === undefined) {
-      this.#insert.run(...row);
+    if (!this.#onDisk || this.#power) {
+      if (!this.#failing && this.#insert !== undefined) {
+        try {
+          this.#insert.run(...row);
+          return;
+        } catch (error) {
+          this.#fail('the ledger write failed', error);
+        }
+      }
+      this.#hold(row, false);
       return;
     }
-    writeSync(journal.fd, `${JSON.stringify(row)}\n`);
-    this.#pending.push(row);
-    if (this.#pending.length >= FLUSH_ROWS) this.flush();
+    const journaled = this.#writeJournal(row);
+    this.#hold(row, journaled);
+    // While SQLite refuses writes, the retry timer moves the rows.
+    if (this.#failing) return;
+    // A row the journal did not take goes into SQLite at once.
+    if (!journaled || this.#pending.length >= FLUSH_ROWS) this.flush();
     else if (this.#flushTimer === undefined) {
       this.#flushTimer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
       this.#flushTimer.unref();
     }
   }
 
-  /** Moves journaled rows into SQLite now (reads call it first). */
-  flush(): void {
+  /** Writes one row to the journal; false when it cannot (no journal, a full disk). */
+  #writeJournal(row: Row): boolean {
+    const journal = this.#journal;
+    if (journal === undefined) return false;
+    const line = Buffer.from(`${JSON.stringify(row)}\n`);
+    try {
+      const written = writeSync(journal.fd, line);
+      if (written === line.length) {
+        this.#journalBytes += written;
+        return true;
+      }
+      throw new SluiceError('E_LEDGER_JOURNAL', `short write to ${journal.path}`);
+    } catch (error) {
+      try {
+        // A torn line would join the next one: cut the journal back to its whole lines.
+        ftruncateSync(journal.fd, this.#journalBytes);
+      } catch {
+        // The import skips a torn line.
+      }
+      this.#writeErrors++;
+      this.#health.degraded('the ledger journal write failed', error);
+      return false;
+    }
+  }
+
+  #hold(row: Row, journaled: boolean): void {
+    if (this.#pending.length < this.#maxHeldRows) this.#pending.push(row);
+    else if (journaled) this.#dropped = true;
+    else {
+      this.#lostRows++;
+      this.#health.degraded(
+        `ledger rows lost (${this.#lostRows}): more than ${this.#maxHeldRows} rows held`,
+      );
+    }
+  }
+
+  /**
+   * Moves held rows into SQLite now (reads call it first). Never throws: returns false when
+   * SQLite refused them (they stay held, and writing them is retried).
+   */
+  flush(): boolean {
     if (this.#flushTimer !== undefined) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    const journal = this.#journal;
-    if (journal === undefined || this.#pending.length === 0) return;
-    this.#transaction(this.#pending);
+    if (this.#closed) return this.#pending.length === 0;
+    if (!this.#failing && this.#pending.length === 0 && !this.#orphans) return true;
+    try {
+      if (this.#database === undefined) this.#open();
+      const write = this.#transaction as (rows: readonly Row[]) => void;
+      if (this.#orphans) this.#importOrphanJournals();
+      if (this.#pending.length > 0) write(this.#pending);
+      const journal = this.#journal;
+      if (this.#dropped && journal !== undefined) {
+        write(parseJournal(readFileSync(journal.path, 'utf8')));
+      }
+    } catch (error) {
+      this.#fail('the ledger write failed', error);
+      return false;
+    }
     this.#pending = [];
-    // Every journaled row is in SQLite: the journal starts over (same thread, no append between).
-    ftruncateSync(journal.fd, 0);
+    this.#dropped = false;
+    const journal = this.#journal;
+    if (journal !== undefined && this.#journalBytes > 0) {
+      try {
+        // Every journaled row is in SQLite: the journal starts over (same thread, no append between).
+        ftruncateSync(journal.fd, 0);
+        this.#journalBytes = 0;
+      } catch {
+        // Kept: importing it again duplicates nothing (entry ids).
+      }
+    }
+    if (journal === undefined && this.#onDisk && !this.#power) this.#openJournal();
+    if (this.#failing) {
+      this.#failing = false;
+      if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+    // Nothing is held: whatever failed before, no row is at risk now.
+    if (this.#journal !== undefined || !this.#onDisk || this.#power) this.#health.ok();
+    return true;
+  }
+
+  #fail(reason: string, error: unknown): void {
+    this.#writeErrors++;
+    this.#failing = true;
+    this.#health.degraded(reason, error);
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.flush();
+    }, this.#retryMs);
+    this.#retryTimer.unref();
+  }
+
+  status(): LedgerStatus {
+    return {
+      failing: this.#failing,
+      heldRows: this.#pending.length,
+      writeErrors: this.#writeErrors,
+      lostRows: this.#lostRows,
+    };
+  }
+
+  /** The open database, after moving held rows into it (reads). */
+  #read(): Database.Database {
+    this.flush();
+    if (this.#database === undefined) {
+      throw new SluiceError(
+        'E_LEDGER_UNAVAILABLE',
+        `the ledger at ${this.path} cannot be opened (the disk is full?); its rows are held until it can`,
+      );
+    }
+    return this.#database;
   }
 
   /** Totals for a scope between two instants (`from` included, `to` excluded). */
   summary(scope: Scope, from: number, to: number): SpendSummary {
-    this.flush();
+    const database = this.#read();
     const { clause, values } = scopeClause(scope);
-    const row = this.#database
+    const row = database
       .prepare(
         `SELECT COUNT(*) AS requests, COALESCE(SUM(cache = 'hit'), 0) AS hits,
                 COALESCE(SUM(cost_nanos), 0) AS cost, COALESCE(SUM(avoided_nanos), 0) AS avoided
@@ -306,8 +486,7 @@ export class Ledger {
     from: number,
     to: number,
   ): (SpendSummary & { name: string })[] {
-    this.flush();
-    const rows = this.#database
+    const rows = this.#read()
       .prepare(
         `SELECT ${dimension} AS name, COUNT(*) AS requests, COALESCE(SUM(cache = 'hit'), 0) AS hits,
                 COALESCE(SUM(cost_nanos), 0) AS cost, COALESCE(SUM(avoided_nanos), 0) AS avoided
@@ -331,9 +510,9 @@ export class Ledger {
 
   /** Spend of a scope since `from`, grouped in slices of `sliceMs` (for restoring budgets). */
   spendBySlice(scope: Scope, from: number, sliceMs: number): Map<number, number> {
-    this.flush();
+    const database = this.#read();
     const { clause, values } = scopeClause(scope);
-    const rows = this.#database
+    const rows = database
       .prepare(
         `SELECT CAST(time / ? AS INTEGER) AS slice, SUM(cost_nanos) AS cost
          FROM ledger WHERE time >= ? AND ${clause} GROUP BY slice`,
@@ -347,8 +526,7 @@ export class Ledger {
    * connection is never held by an open cursor while the caller streams the rows out.
    */
   *rows(from: number, to: number, limit: number): IterableIterator<LedgerEntry & { seq: number }> {
-    this.flush();
-    const statement = this.#database.prepare(
+    const statement = this.#read().prepare(
       `SELECT seq, ${COLUMNS.join(', ')} FROM ledger WHERE time >= ? AND time < ? AND seq > ? ORDER BY seq LIMIT ?`,
     );
     let after = 0;
@@ -366,20 +544,40 @@ export class Ledger {
   }
 
   close(): void {
-    if (this.#database.open) this.flush();
+    if (this.#closed) return;
+    const flushed = this.flush();
+    this.#closed = true;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     const journal = this.#journal;
+    if (!flushed) {
+      // Rows SQLite still refuses: into the journal (again: entry ids dedupe), which is kept
+      // for the next process to import. Rows that cannot be journaled now are lost.
+      let unsaved = 0;
+      for (const row of this.#pending) if (!this.#writeJournal(row)) unsaved++;
+      this.#lostRows += unsaved;
+      if (unsaved > 0) this.#health.degraded(`ledger rows lost at close (${unsaved})`);
+    }
     if (journal !== undefined) {
       closeSync(journal.fd);
-      try {
-        unlinkSync(journal.path);
-      } catch {
-        // Already gone.
+      openJournals.delete(journal.path);
+      if (flushed) {
+        try {
+          unlinkSync(journal.path);
+        } catch {
+          // Already gone.
+        }
       }
     }
     if (this.#checkpointer !== undefined) void this.#checkpointer.terminate();
-    if (this.#database.open) {
-      if (this.#checkpointer !== undefined) this.#database.pragma('wal_checkpoint(PASSIVE)');
-      this.#database.close();
+    const database = this.#database;
+    if (database?.open === true) {
+      try {
+        if (this.#checkpointer !== undefined) database.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // A full disk: the next process checkpoints.
+      }
+      database.close();
     }
   }
 }
@@ -430,6 +628,28 @@ function toEntry(row: Record<string, unknown>): LedgerEntry & { seq: number } {
     avoidedNanos: row.avoided_nanos as number,
     durationMs: row.duration_ms as number,
   };
+}
+
+function openError(path: string, error: unknown): SluiceError {
+  return new SluiceError(
+    'E_LEDGER_OPEN',
+    `cannot open the ledger at ${path}: ${(error as Error).message}`,
+    { cause: error },
+  );
+}
+
+/** A journal's rows; a line torn by a crash was never acknowledged and is skipped. */
+function parseJournal(text: string): Row[] {
+  const rows: Row[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      rows.push(JSON.parse(line) as Row);
+    } catch {
+      // Torn: nothing to import.
+    }
+  }
+  return rows;
 }
 
 function isAlive(pid: number): boolean {

@@ -186,6 +186,7 @@ const fileSchema = z.strictObject({
   store: z
     .strictObject({
       sqlite: z.union([z.string().min(1), z.literal(false)]).optional(),
+      sqliteMaxBytes: byteSize.optional(),
       redis: z.string().min(1).optional(),
       prefix: z.string().optional(),
     })
@@ -304,6 +305,8 @@ export interface GatewayConfig {
   };
   readonly store: {
     readonly sqlite: string | false;
+    /** Bound of the SQLite file's pages in use (L3 evicts past it), bytes. */
+    readonly sqliteMaxBytes: number;
     readonly redis: string | undefined;
     readonly prefix: string;
   };
@@ -356,6 +359,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   accessLog: false,
   sqlite: './.sluice/sluice.db',
+  sqliteMaxBytes: 1024 ** 3,
   reservationTtlMs: 600_000,
   prefix: 'sluice',
   providerTimeoutMs: 60_000,
@@ -575,6 +579,7 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
     },
     store: {
       sqlite,
+      sqliteMaxBytes: sqliteMaxBytes(file.store?.sqliteMaxBytes, at('store.sqliteMaxBytes')),
       redis: file.store?.redis,
       prefix: file.store?.prefix ?? DEFAULTS.prefix,
     },
@@ -770,4 +775,16 @@ export function interpolate(
 
 export function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host);
+}
+
+/** The least `store.sqliteMaxBytes`: below it the schema alone would fill the bound. */
+const MIN_SQLITE_MAX_BYTES = 1024 ** 2;
+
+function sqliteMaxBytes(value: number | string | undefined, name: string): number {
+  if (value === undefined) return DEFAULTS.sqliteMaxBytes;
+  const bytes = parseBytes(value, name);
+  if (bytes < MIN_SQLITE_MAX_BYTES) {
+    throw new ConfigError(`${name} must be at least 1mb, got ${bytes} bytes`);
+  }
+  return bytes;
 }

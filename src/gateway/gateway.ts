@@ -11,6 +11,7 @@ import Fastify, {
 import type { Cache } from '../cache/index.js';
 import { formatUsd } from '../cost/money.js';
 import type { Clock } from '../shared/clock.js';
+import { SluiceError } from '../shared/errors.js';
 import { type Activity, createActivity } from '../telemetry/activity.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { endRequestTrace, startRequestTrace } from '../telemetry/tracing.js';
@@ -364,6 +365,11 @@ export function createGateway(
         { model: plan.target.upstreamModel, mode: mode === 'batch' ? 'batch-api' : 'off-peak' },
       );
     } catch (error) {
+      if (error instanceof SluiceError && error.code === 'E_DEFERRED_STORE') {
+        throw new HttpError(503, 'server_error', 'storage_unavailable', error.message, {
+          isRetryable: true,
+        });
+      }
       throw invalidRequest(`x-sluice-defer: ${(error as Error).message}`, 'x-sluice-defer');
     }
     return { id, object: 'sluice.deferred', status: 'queued', mode };
@@ -382,8 +388,9 @@ export function createGateway(
     return { object: 'list', data: models.list(request.exchange.caller as Caller) };
   });
 
+  // 200 while requests are served; `status: 'degraded'` names the dependencies at fault.
   app.get('/healthz', async () => ({
-    status: 'ok',
+    ...sluice.health.snapshot(),
     uptimeSeconds: Math.round(process.uptime()),
     cache: cache === undefined ? 'off' : 'on',
     budgets: accounting.budgets?.storeKind ?? 'off',

@@ -20,6 +20,9 @@ import {
 import type { Clock } from '../shared/clock.js';
 import { parseDuration } from '../shared/duration.js';
 import { ConfigError } from '../shared/errors.js';
+import { describeFailure, type HealthReporter } from '../shared/health.js';
+import { isStorageFull } from '../shared/sqlite.js';
+import { HealthRegistry } from '../telemetry/health.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { Accounting } from './accounting.js';
 import { checkChatCompletion } from './answer-check.js';
@@ -102,6 +105,8 @@ export class Sluice {
   readonly deferred: DeferredQueue | undefined;
   /** The semantic cache, when `semantic.enabled`. */
   readonly semantic: SemanticCache | undefined;
+  /** Each dependency's health (SQLite files, Redis), for `/healthz` and the metrics. */
+  readonly health: HealthRegistry;
   readonly #ownsCache: boolean;
   readonly #log: NonNullable<SluiceOptions['log']>;
 
@@ -118,8 +123,11 @@ export class Sluice {
         message: string,
         fields: Record<string, unknown>,
       ) => this.#log(level, message, fields);
+      this.health = new HealthRegistry({ log });
+      const health = this.health;
       this.#ownsCache = options.cache === undefined;
-      const cache = options.cache ?? (config.cache.enabled ? buildCache(config) : undefined);
+      const cache =
+        options.cache ?? (config.cache.enabled ? buildCache(config, health, log) : undefined);
       this.cache = cache;
       if (this.#ownsCache && cache !== undefined) opened.push(() => cache.close());
       this.metrics = new GatewayMetrics(
@@ -143,7 +151,11 @@ export class Sluice {
       this.ledger =
         config.cost.ledger === false
           ? undefined
-          : createLedger({ path: config.cost.ledger, durability: config.cost.durability });
+          : createLedger({
+              path: config.cost.ledger,
+              durability: config.cost.durability,
+              health: health.dependency('ledger'),
+            });
       const ledger = this.ledger;
       if (ledger !== undefined) opened.push(() => ledger.close());
       const budgetsOpened =
@@ -159,6 +171,9 @@ export class Sluice {
               ...(config.cost.webhook === undefined ? {} : { webhook: { ...config.cost.webhook } }),
               ...(options.clock === undefined ? {} : { clock: options.clock }),
               log,
+              ...(config.store.redis === undefined
+                ? {}
+                : { health: health.dependency('budgets-store') }),
             });
       if (budgetsOpened !== undefined) opened.push(() => budgetsOpened.close());
       const rateLimiter =
@@ -167,7 +182,9 @@ export class Sluice {
           : createRateLimiter({
               rules: config.rateLimits,
               prefix: config.store.prefix,
-              ...(config.store.redis === undefined ? {} : { redis: config.store.redis }),
+              ...(config.store.redis === undefined
+                ? {}
+                : { redis: config.store.redis, health: health.dependency('rate-limit-store') }),
             });
       if (rateLimiter !== undefined) opened.push(() => rateLimiter.close());
       this.accounting = new Accounting({
@@ -193,6 +210,7 @@ export class Sluice {
       });
       const budgets = this.accounting.budgets;
       if (budgets !== undefined) this.metrics.watchBudgets(() => budgets.status());
+      this.metrics.watchHealth(() => health.snapshot());
       this.models = new ModelTable(config, providers, this.accounting.tracker, log);
       const retries = config.routing.retries ?? {};
       const dispatcher = new Dispatcher({
@@ -212,14 +230,22 @@ export class Sluice {
         },
         contextFallback: (target) => this.models.contextFallbackFor(target),
       });
-      this.semantic = config.semantic.enabled === true ? buildSemanticCache(config) : undefined;
+      this.semantic =
+        config.semantic.enabled === true ? buildSemanticCache(config, health, log) : undefined;
       const semantic = this.semantic;
       if (semantic !== undefined) {
         opened.push(() => semantic.close());
         this.metrics.watchSemantic(() => semantic.stats());
       }
       this.deferred =
-        config.deferred === undefined ? undefined : this.#buildDeferredQueue(config.deferred);
+        config.deferred === undefined
+          ? undefined
+          : openOnFullDisk(
+              () => this.#buildDeferredQueue(config.deferred as DeferredConfig),
+              health.dependency('deferred-store'),
+              'the deferral queue cannot be opened: deferred requests are refused until a restart',
+              log,
+            );
       const deferred = this.deferred;
       if (deferred !== undefined) opened.push(() => deferred.close());
       const semanticKeys =
@@ -259,6 +285,7 @@ export class Sluice {
         ? undefined
         : this.config.providers.find((provider) => provider.name === settings.batchProvider);
     const queue = createDeferredQueue({
+      health: this.health.dependency('deferred-store'),
       path:
         settings.path ??
         (this.config.store.sqlite === false
@@ -435,6 +462,7 @@ export class Sluice {
     if (this.#ownsCache) await this.cache?.close();
     await this.semantic?.close();
     await this.accounting.close();
+    this.health.close();
   }
 }
 
@@ -458,7 +486,11 @@ export function createSluice(
 }
 
 /** The semantic cache of a configuration: its embedder, and the store its entries live in. */
-function buildSemanticCache(config: GatewayConfig): SemanticCache {
+function buildSemanticCache(
+  config: GatewayConfig,
+  health: HealthRegistry,
+  log: Log,
+): SemanticCache {
   const settings = config.semantic;
   let embedder: Embedder;
   if (settings.embedder === undefined || settings.embedder === 'local') embedder = localEmbedder();
@@ -476,14 +508,22 @@ function buildSemanticCache(config: GatewayConfig): SemanticCache {
       ...(provider.apiKey === undefined ? {} : { apiKey: provider.apiKey }),
     });
   }
+  const reporter = health.dependency('semantic-store');
+  const sqlite = config.store.sqlite;
   const store =
     config.store.redis !== undefined
       ? redisSemanticStore({ url: config.store.redis, prefix: `${config.store.prefix}-semantic` })
-      : config.store.sqlite !== false
-        ? sqliteSemanticStore({ path: config.store.sqlite, prefix: config.store.prefix })
+      : sqlite !== false
+        ? openOnFullDisk(
+            () => sqliteSemanticStore({ path: sqlite, prefix: config.store.prefix }),
+            reporter,
+            'the semantic store cannot be opened: semantic entries live in memory until a restart',
+            log,
+          )
         : undefined;
   return createSemanticCache({
     embedder,
+    health: reporter,
     ...(store === undefined ? {} : { store }),
     ...(settings.maxEntries === undefined ? {} : { maxEntries: settings.maxEntries }),
     ...(settings.ttl === undefined ? {} : { ttl: settings.ttl }),
@@ -498,19 +538,73 @@ function buildProvider(config: ProviderConfig): Provider {
   return config.type === 'anthropic' ? anthropicProvider(config) : openAICompatibleProvider(config);
 }
 
-function buildCache(config: GatewayConfig): Cache {
+type Log = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields: Record<string, unknown>,
+) => void;
+
+/**
+ * Opens a SQLite-backed part, or, when the disk is full, reports it degraded and returns
+ * undefined so that the gateway starts without it. Any other failure is a start-up error.
+ */
+function openOnFullDisk<Part>(
+  open: () => Part,
+  reporter: HealthReporter,
+  consequence: string,
+  log: Log,
+): Part | undefined {
+  try {
+    return open();
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    if (!isStorageFull(cause)) throw error;
+    reporter.degraded(consequence, cause);
+    log('error', consequence, { error: describeFailure(cause) });
+    return undefined;
+  }
+}
+
+/** Watches a Redis client's connection: degraded while it is down. */
+function watchRedis(
+  client: { on(event: 'ready' | 'close', listener: () => void): unknown },
+  reporter: HealthReporter,
+): void {
+  client.on('ready', () => reporter.ok());
+  client.on('close', () => reporter.degraded('the Redis connection is down'));
+}
+
+function buildCache(config: GatewayConfig, health: HealthRegistry, log: Log): Cache {
+  const l2 =
+    config.store.redis === undefined
+      ? undefined
+      : redisStore({ url: config.store.redis, prefix: config.store.prefix });
+  if (l2 !== undefined) watchRedis(l2.client, health.dependency('cache-l2'));
+  const sqlite = config.store.sqlite;
+  const l3Health = health.dependency('cache-l3');
+  const l3 =
+    sqlite === false
+      ? undefined
+      : openOnFullDisk(
+          () =>
+            sqliteStore({
+              path: sqlite,
+              prefix: config.store.prefix,
+              maxFileBytes: config.store.sqliteMaxBytes,
+              health: l3Health,
+            }),
+          l3Health,
+          'the SQLite cache (L3) cannot be opened: the cache runs without it until a restart',
+          log,
+        );
   return createCache({
     l1: {
       maxEntries: config.cache.maxEntries,
       maxBytes: config.cache.maxBytes,
       maxEntryBytes: config.cache.maxEntryBytes,
     },
-    ...(config.store.redis === undefined
-      ? {}
-      : { l2: redisStore({ url: config.store.redis, prefix: config.store.prefix }) }),
-    ...(config.store.sqlite === false
-      ? {}
-      : { l3: sqliteStore({ path: config.store.sqlite, prefix: config.store.prefix }) }),
+    ...(l2 === undefined ? {} : { l2 }),
+    ...(l3 === undefined ? {} : { l3 }),
     ttl: config.cache.ttlMs,
   });
 }

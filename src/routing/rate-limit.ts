@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
 import {
   MemoryRateLimitStore,
   type RateLimitRedisClient,
@@ -57,6 +58,8 @@ export interface RateLimiterOptions {
    * per process. A client passed in is never closed by the limiter.
    */
   redis?: string | RateLimitRedisClient;
+  /** Told when Redis fails (limits then hold per process) and when it answers again. */
+  health?: HealthReporter;
   /**
    * Start of every Redis key (`<prefix>:rl:{<scope>}:rpm|tpm|slots`).
    * @default 'sluice'
@@ -398,9 +401,11 @@ export class RateLimiter {
     releaseSlots: (ticket, slots) => this.#releaseSlots(ticket, slots),
   };
   #redisRetryAt = 0;
+  readonly #health: HealthReporter;
   #closed = false;
 
   constructor(options: RateLimiterOptions) {
+    this.#health = options.health ?? unreported;
     if (!Array.isArray(options.rules)) {
       throw new ConfigError('createRateLimiter needs rules: an array of { scope, limits }');
     }
@@ -653,9 +658,15 @@ export class RateLimiter {
     const store = this.#store;
     if (store !== this.#fallback && Date.now() >= this.#redisRetryAt) {
       try {
-        return { store, value: await run(store) };
+        const value = await run(store);
+        this.#health.ok();
+        return { store, value };
       } catch (error) {
         this.#redisRetryAt = Date.now() + REDIS_RETRY_MS;
+        this.#health.degraded(
+          'the rate-limit store is unreachable; limits hold per process',
+          error,
+        );
         this.events.emit('rate-limit-store-failed', { operation, error });
       }
     }

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { type HealthReporter, unreported } from '../shared/health.js';
 import type { Embedder } from './embedder.js';
 import { analyzeText, type GuardName, type TextAnalysis } from './features.js';
 import {
@@ -32,6 +33,8 @@ export const DEFAULT_TARGET_FALSE_HIT_RATE = 0.001;
 export interface SemanticCacheOptions {
   /** Turns request texts into vectors: `localEmbedder()` or `openAIEmbedder(...)`. */
   embedder: Embedder;
+  /** Told when the store fails and when a write works again (the gateway's health registry). */
+  health?: HealthReporter;
   /**
    * Persists entries and shares them between processes: `sqliteSemanticStore({ path })`,
    * `redisSemanticStore({ url })`. Without one, entries live in this process only.
@@ -209,6 +212,7 @@ export class SemanticCache {
   readonly verifier: Verifier;
   private readonly embedder: Embedder;
   private readonly persistence: SemanticStore | undefined;
+  private readonly health: HealthReporter;
   private readonly bus: InvalidationBus | undefined;
   private readonly clock: Clock;
   private readonly serializer: Serializer;
@@ -266,6 +270,7 @@ export class SemanticCache {
       throw new ConfigError('createSemanticCache needs an embedder');
     this.embedder = options.embedder;
     this.persistence = options.store;
+    this.health = options.health ?? unreported;
     this.clock = options.clock ?? systemClock;
     this.serializer = options.serializer ?? jsonSerializer;
     this.normalizeResponse = options.normalizeResponse ?? defaultNormalizeResponse;
@@ -466,6 +471,7 @@ export class SemanticCache {
     if (this.persistence !== undefined) {
       try {
         await this.persistence.put(persisted, bytes);
+        this.health.ok();
         await this.publish({ kind: 'set', keys: [BUS_KEY_PREFIX + persisted.id], time: now });
       } catch (error) {
         this.storeError('store', error);
@@ -879,6 +885,7 @@ export class SemanticCache {
 
   private storeError(operation: string, error: unknown): void {
     this.counters.storeErrors++;
+    this.health.degraded(`the semantic store failed (${operation})`, error);
     if (this.events.has('semantic-error')) this.events.emit('semantic-error', { operation, error });
   }
 

@@ -10,6 +10,21 @@ export function isBusy(error: unknown): boolean {
 }
 
 /**
+ * Whether `error` says the disk (or the database's size limit) is full, or that SQLite could
+ * not write its files: the storage is unavailable for now, not misconfigured.
+ */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code === 'SQLITE_FULL' ||
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    code.startsWith('SQLITE_IOERR')
+  );
+}
+
+/**
  * Opens a database and runs `setup` on it (pragmas, schema), retrying the whole while another
  * process holds a lock. Several processes opening one file at once (replicas starting together)
  * can get SQLITE_BUSY without the busy timeout being honoured: switching to WAL, and a

@@ -8,6 +8,13 @@ export {
   type ModelActivity,
 } from './activity.js';
 export {
+  type DependencyHealth,
+  HealthRegistry,
+  type HealthRegistryOptions,
+  type HealthSnapshot,
+  type HealthStatus,
+} from './health.js';
+export {
   type AdaptiveTargetOptions,
   createLatencyTracker,
   LatencyHistogram,

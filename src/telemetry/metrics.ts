@@ -1,5 +1,6 @@
 import { Gauge, Registry } from 'prom-client';
 import type { BudgetStatus } from '../cost/budgets.js';
+import type { HealthSnapshot } from './health.js';
 import { CounterFamily, HistogramFamily } from './series.js';
 
 /** Seconds; from 0.1 ms (a cache hit) to 2 min (a long generation). */
@@ -230,6 +231,36 @@ export class GatewayMetrics {
         () => read().embed.errors,
       ],
     ]);
+  }
+
+  /**
+   * Reports each dependency's health on every scrape: `sluice_dependency_degraded` (1 while
+   * degraded) and `sluice_dependency_errors` (failures since start).
+   */
+  watchHealth(read: () => HealthSnapshot): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'sluice_dependency_degraded',
+      help: 'Whether a dependency (SQLite file, Redis connection) is degraded: 1 degraded, 0 ok',
+      labelNames: ['dependency'],
+      registers,
+      collect() {
+        for (const [name, state] of Object.entries(read().dependencies)) {
+          this.set({ dependency: name }, state.status === 'degraded' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_dependency_errors',
+      help: 'Failures a dependency (SQLite file, Redis connection) reported since start',
+      labelNames: ['dependency'],
+      registers,
+      collect() {
+        for (const [name, state] of Object.entries(read().dependencies)) {
+          this.set({ dependency: name }, state.errors);
+        }
+      },
+    });
   }
 
   /** Unlabelled gauges whose value is read at each scrape. */

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
+import { type ByteSize, parseBytes } from '../../shared/bytes.js';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import { type Duration, parseDuration } from '../../shared/duration.js';
 import { ConfigError, SluiceError } from '../../shared/errors.js';
-import { openSqlite } from '../../shared/sqlite.js';
+import { type HealthReporter, unreported } from '../../shared/health.js';
+import { isBusy, openSqlite } from '../../shared/sqlite.js';
 import type { StoredEntry } from '../entry.js';
 import type { CacheStore, StoreContext, StoreUsage } from '../store.js';
 
@@ -20,6 +22,22 @@ export interface SqliteStoreOptions {
   maxBytes?: number;
   /** Most rows held; least recently used rows are evicted past it. @default Infinity */
   maxRows?: number;
+  /**
+   * Most bytes of the database file in use: its pages that hold data, (page_count −
+   * freelist_count) × page_size, so indexes, page slack and the other tables of a shared
+   * file count too. Least recently used rows are evicted past it, and the pages they free are
+   * reused, so the file stops growing at about this size (plus one write). The WAL beside it
+   * is truncated to `walMaxBytes` after each checkpoint.
+   * @default Infinity
+   */
+  maxFileBytes?: ByteSize;
+  /**
+   * Size the WAL file is truncated back to after a checkpoint (SQLite's `journal_size_limit`).
+   * @default '64mb'
+   */
+  walMaxBytes?: ByteSize;
+  /** Told when a write fails and when writes work again (the gateway's health registry). */
+  health?: HealthReporter;
   /** How often expired rows are purged in the background. @default '1m' */
   purgeInterval?: Duration;
   /**
@@ -57,6 +75,11 @@ const DEFAULT_TAG_RETENTION_MS = 7 * 86_400_000;
 const EVICTION_BATCH = 32;
 const PURGE_BATCH = 500;
 const MAX_PENDING_TOUCHES = 10_000;
+/**
+ * Eviction batches one write runs for the file bound: deleting rows frees their pages only
+ * once a page empties, so a write evicts at most this many batches and the next goes on.
+ */
+const MAX_FILE_EVICTION_BATCHES = 16;
 
 /** SQLite stores ±Infinity as REAL fine, but keep "never" explicit and comparable. */
 const NEVER = Number.MAX_SAFE_INTEGER;
@@ -84,6 +107,9 @@ export class SqliteStore implements CacheStore {
   private readonly prefix: string;
   private readonly maxBytes: number;
   private readonly maxRows: number;
+  private readonly maxFileBytes: number;
+  private readonly pageSize: number;
+  private readonly health: HealthReporter;
   private readonly accessResolutionMs: number;
   private readonly purgeTimer: NodeJS.Timeout | undefined;
   private clock: Clock = systemClock;
@@ -111,7 +137,18 @@ export class SqliteStore implements CacheStore {
     if (!(this.maxBytes > 0) || !(this.maxRows > 0)) {
       throw new ConfigError('sqliteStore maxBytes and maxRows must be positive');
     }
-    this.bounded = Number.isFinite(this.maxBytes) || Number.isFinite(this.maxRows);
+    this.maxFileBytes =
+      options.maxFileBytes === undefined
+        ? Number.POSITIVE_INFINITY
+        : parseBytes(options.maxFileBytes, 'maxFileBytes');
+    if (!(this.maxFileBytes > 0))
+      throw new ConfigError('sqliteStore maxFileBytes must be positive');
+    const walMaxBytes = parseBytes(options.walMaxBytes ?? '64mb', 'walMaxBytes');
+    this.health = options.health ?? unreported;
+    this.bounded =
+      Number.isFinite(this.maxBytes) ||
+      Number.isFinite(this.maxRows) ||
+      Number.isFinite(this.maxFileBytes);
     this.accessResolutionMs = parseDuration(options.accessResolution ?? '1s', 'accessResolution');
     const busyTimeoutMs = parseDuration(options.busyTimeout ?? 50, 'busyTimeout');
     const purgeIntervalMs = parseDuration(options.purgeInterval ?? '1m', 'purgeInterval');
@@ -121,8 +158,10 @@ export class SqliteStore implements CacheStore {
       this.db = openSqlite(this.path, { timeoutMs: busyTimeoutMs }, (db) => {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
+        db.pragma(`journal_size_limit = ${walMaxBytes}`);
         this.migrate(db);
       });
+      this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
       this.statements = this.prepare();
       const applyTouches = () => {
         for (const [key, time] of this.touched) this.statements.touch.run(time, this.prefix, key);
@@ -151,8 +190,9 @@ export class SqliteStore implements CacheStore {
       this.purgeTimer = setInterval(() => {
         try {
           this.purgeExpired();
-        } catch {
+        } catch (error) {
           // A busy database skips one purge; the next interval tries again.
+          if (!isBusy(error)) this.health.degraded('purging expired rows failed', error);
         }
       }, purgeIntervalMs);
       this.purgeTimer.unref();
@@ -182,7 +222,7 @@ export class SqliteStore implements CacheStore {
   async set(key: string, entry: StoredEntry): Promise<void> {
     this.assertOpen();
     const size = Buffer.byteLength(key) + entry.value.byteLength;
-    this.writeEntry({
+    this.write(this.writeEntry, {
       prefix: this.prefix,
       key,
       value: entry.value,
@@ -195,17 +235,35 @@ export class SqliteStore implements CacheStore {
     });
   }
 
+  /** Runs a write, telling the health reporter whether it worked (busy is not a failure). */
+  private write<Input>(change: (input: Input) => void, input: Input): void {
+    try {
+      change(input);
+    } catch (error) {
+      if (!isBusy(error)) this.health.degraded('a write failed', error);
+      throw error;
+    }
+    this.health.ok();
+  }
+
   async delete(key: string, olderThan = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.assertOpen();
-    return this.statements.delete.run(this.prefix, key, toColumn(olderThan)).changes > 0;
+    let changes = 0;
+    this.write(() => {
+      changes = this.statements.delete.run(this.prefix, key, toColumn(olderThan)).changes;
+    }, undefined);
+    return changes > 0;
   }
 
   async clear(): Promise<void> {
     this.assertOpen();
-    this.db.transaction(() => {
-      this.statements.clearEntries.run(this.prefix);
-      this.statements.clearTags.run(this.prefix);
-    })();
+    this.write(
+      this.db.transaction(() => {
+        this.statements.clearEntries.run(this.prefix);
+        this.statements.clearTags.run(this.prefix);
+      }),
+      undefined,
+    );
   }
 
   async tagTimes(tags: readonly string[]): Promise<Array<number | undefined>> {
@@ -221,9 +279,12 @@ export class SqliteStore implements CacheStore {
 
   async invalidateTags(tags: readonly string[], time: number): Promise<void> {
     this.assertOpen();
-    this.db.transaction(() => {
-      for (const tag of tags) this.statements.invalidateTag.run(this.prefix, tag, time);
-    })();
+    this.write(
+      this.db.transaction(() => {
+        for (const tag of tags) this.statements.invalidateTag.run(this.prefix, tag, time);
+      }),
+      undefined,
+    );
   }
 
   usage(): StoreUsage {
@@ -264,15 +325,33 @@ export class SqliteStore implements CacheStore {
   }
 
   private evictToBounds(): void {
-    for (;;) {
+    const fileBounded = Number.isFinite(this.maxFileBytes);
+    for (let fileBatches = 0; ; ) {
       const meta = this.statements.meta.get() as { rows: number; bytes: number };
       const overRows = meta.rows - this.maxRows;
-      if (overRows <= 0 && meta.bytes <= this.maxBytes) return;
-      const batch = Math.max(1, Math.min(EVICTION_BATCH, overRows > 0 ? overRows : 1));
+      let over = overRows > 0 || meta.bytes > this.maxBytes;
+      if (!over && fileBounded && fileBatches < MAX_FILE_EVICTION_BATCHES) {
+        over = this.fileBytes() > this.maxFileBytes;
+        if (over) fileBatches++;
+      }
+      if (!over) return;
+      const batch =
+        overRows > 0
+          ? Math.min(EVICTION_BATCH, overRows)
+          : meta.bytes > this.maxBytes
+            ? 1
+            : EVICTION_BATCH;
       const changes = this.statements.evict.run(batch).changes;
       this.evictions += changes;
       if (changes === 0) return;
     }
+  }
+
+  /** Bytes of the file's pages in use (inside a write, as that write leaves them). */
+  private fileBytes(): number {
+    const pages = this.statements.pageCount.get() as number;
+    const free = this.statements.freelistCount.get() as number;
+    return (pages - free) * this.pageSize;
   }
 
   private assertOpen(): void {
@@ -341,6 +420,8 @@ export class SqliteStore implements CacheStore {
       clearEntries: db.prepare('DELETE FROM sluice_cache WHERE prefix = ?'),
       clearTags: db.prepare('DELETE FROM sluice_cache_tags WHERE prefix = ?'),
       meta: db.prepare('SELECT rows, bytes FROM sluice_cache_meta WHERE id = 1'),
+      pageCount: db.prepare('PRAGMA page_count').pluck(),
+      freelistCount: db.prepare('PRAGMA freelist_count').pluck(),
       evict: db.prepare(
         `DELETE FROM sluice_cache WHERE (prefix, key) IN
            (SELECT prefix, key FROM sluice_cache ORDER BY accessed_at LIMIT ?)`,
