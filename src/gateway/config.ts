@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { perMillionToPico } from '../cost/money.js';
 import { parseBytes } from '../shared/bytes.js';
 import { parseDuration } from '../shared/duration.js';
 import { ConfigError } from '../shared/errors.js';
@@ -465,6 +466,10 @@ export function resolveConfig(raw: unknown, source = 'configuration'): GatewayCo
       throw new ConfigError(
         `${at(`models.${index}.provider`)}: unknown provider '${model.provider}'; expected one of ${[...providerNames].join(', ')}`,
       );
+    }
+    for (const [field, value] of Object.entries(model.price ?? {})) {
+      // Checked here for the field's path; the router converts it again.
+      if (value !== undefined) perMillionToPico(value, at(`models.${index}.price.${field}`));
     }
     if (model.name === '*' && model.deployment !== undefined) {
       throw new ConfigError(

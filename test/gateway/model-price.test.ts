@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/gateway/config.js';
 import { type MockGateway, startMockGateway } from '../helpers/gateway.js';
 
 const KEY = 'price-key-0123456789';
@@ -110,5 +111,26 @@ describe('models[].price', () => {
       code: 'budget_exceeded',
       scope: 'model:house-model',
     });
+  });
+});
+
+describe('models[].price in the configuration', () => {
+  it('names the field of a price that is not a decimal number of USD per 1M tokens', () => {
+    const withPrice = (price: { input: number | string; output: number | string }) => () =>
+      resolveConfig(
+        {
+          providers: [{ name: 'p', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1' }],
+          models: [{ name: 'm', provider: 'p', price }],
+        },
+        'sluice.yaml',
+      );
+    expect(withPrice({ input: 'abc', output: 1 })).toThrow(
+      'sluice.yaml: models.0.price.input must be a decimal number',
+    );
+    // Finer than a pico-dollar per token cannot be priced exactly.
+    expect(withPrice({ input: 1, output: '0.0000001' })).toThrow(
+      'sluice.yaml: models.0.price.output',
+    );
+    expect(() => withPrice({ input: '0.15', output: 0.6 })()).not.toThrow();
   });
 });
