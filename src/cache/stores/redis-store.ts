@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import { type Duration, parseDuration } from '../../shared/duration.js';
 import { ConfigError, SluiceError } from '../../shared/errors.js';
+import { unrefWhenIdle } from '../../shared/redis-handles.js';
 import { CREATED_AT_OFFSET, decodeEntry, encodeEntry, type StoredEntry } from '../entry.js';
 import type {
   BusHandlers,
@@ -134,6 +135,8 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
     if (this.ownsClient) {
       // Errors surface through operations and statistics; an unhandled 'error' event would crash.
       this.client.on('error', () => {});
+      // An idle connection does not keep the process alive (a script need not call close()).
+      if (this.client instanceof Redis) unrefWhenIdle(this.client);
     }
     this.client.defineCommand('sluiceDeleteIfOlder', { numberOfKeys: 1, lua: DELETE_IF_OLDER });
     this.client.defineCommand('sluiceInvalidateTag', { numberOfKeys: 1, lua: INVALIDATE_TAG });
@@ -444,6 +447,8 @@ class RedisBus implements InvalidationBus {
         ? client.duplicate()
         : client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', () => {});
+    // Listening for other processes' invalidations is no reason to keep this one alive.
+    if (this.subscriber instanceof Redis) unrefWhenIdle(this.subscriber);
   }
 
   start(handlers: BusHandlers): void {
