@@ -11,6 +11,7 @@ import { canonicalJson } from '../gateway/cache-key.js';
 import type { Usage } from '../gateway/exchange.js';
 import type { Sluice } from '../gateway/sluice.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
+import { preparePipeline } from './prepare.js';
 
 export interface SluiceMiddlewareOptions {
   /** The pipeline whose cache, budgets and ledger the middleware uses (`createSluice`). */
@@ -87,6 +88,7 @@ export function sluiceMiddleware(options: SluiceMiddlewareOptions): LanguageMode
     specificationVersion: 'v3',
 
     async wrapGenerate({ doGenerate, params, model }) {
+      await preparePipeline(sluice);
       const request = accounted(model, params);
       const key = keyOf(model, params, 'generate');
       const cached = (await cache?.get(key)) as CachedGenerate | undefined;
@@ -146,6 +148,7 @@ export function sluiceMiddleware(options: SluiceMiddlewareOptions): LanguageMode
     },
 
     async wrapStream({ doStream, params, model }) {
+      await preparePipeline(sluice);
       const request = accounted(model, params);
       const key = keyOf(model, params, 'stream');
       const cached = (await cache?.get(key)) as CachedStream | undefined;

@@ -13,6 +13,7 @@ import {
 import { createSluice, type Sluice } from '../gateway/sluice.js';
 import { SseParser } from '../gateway/sse.js';
 import { parseChatBody, parseEmbeddingsBody } from '../gateway/validation.js';
+import { preparePipeline } from './prepare.js';
 
 /** The parts of the official `openai` client the adapter uses (v4 to v6). */
 export interface OpenAIClientLike {
@@ -108,6 +109,7 @@ export function wrapOpenAI<Client extends OpenAIClientLike>(
 
   const completionsCreate = (body: object, requestOptions: RequestOptionsLike = {}) =>
     withResponse(async () => {
+      await preparePipeline(sluice);
       const validated = parseChatBody(body);
       const exchange = sluice.exchange(randomUUID(), 'chat', caller);
       const request = sluice.prepare(
@@ -135,6 +137,7 @@ export function wrapOpenAI<Client extends OpenAIClientLike>(
 
   const embeddingsCreateWrapped = (body: object, requestOptions: RequestOptionsLike = {}) =>
     withResponse(async () => {
+      await preparePipeline(sluice);
       const validated = parseEmbeddingsBody(body);
       const exchange = sluice.exchange(randomUUID(), 'embeddings', caller);
       const request = sluice.prepare(

@@ -1,12 +1,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { CacheStats } from '../cache/stats.js';
 import { pingRedis } from '../cache/stores/redis-store.js';
 import type { DemoCommand } from './demo-worker.js';
+import { withTemporaryDirectory } from './temporary-directory.js';
 
 interface WorkerHandle {
   name: string;
@@ -109,8 +109,14 @@ export async function runDemo(_args: string[]): Promise<void> {
     return;
   }
   const prefix = `sluice-demo-${randomUUID().slice(0, 8)}`;
-  const directory = join(process.cwd(), '.sluice', prefix);
-  mkdirSync(directory, { recursive: true });
+  // The L3 files live in a temporary folder (removed at the end, also on Ctrl-C), never in the
+  // current one; Ctrl-C also removes the demo's Redis keys (the workers die with the terminal).
+  await withTemporaryDirectory(`${prefix}-`, (directory) => demo(redisUrl, prefix, directory), {
+    onInterrupt: () => deleteKeys(redisUrl, prefix),
+  });
+}
+
+async function demo(redisUrl: string, prefix: string, directory: string): Promise<void> {
   const workers = await Promise.all([
     startWorker('process A', redisUrl, prefix, join(directory, 'a.db')),
     startWorker('process B', redisUrl, prefix, join(directory, 'b.db')),
@@ -252,6 +258,5 @@ export async function runDemo(_args: string[]): Promise<void> {
   } finally {
     await Promise.allSettled(workers.map((worker) => worker.call({ type: 'close' })));
     await deleteKeys(redisUrl, prefix);
-    rmSync(directory, { recursive: true, force: true });
   }
 }

@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import type { GatewayConfigFile } from '../gateway/config.js';
 import { createGateway } from '../gateway/gateway.js';
 import { createMockProvider } from '../mock-provider/index.js';
 import { ConfigError } from '../shared/errors.js';
 import { type DemoMessage, type DemoSession, demoSessions, searchResult } from './demo-workload.js';
+import { withTemporaryDirectory } from './temporary-directory.js';
 
 interface Measured {
   latenciesMs: number[];
@@ -17,7 +17,8 @@ interface Measured {
 /**
  * `sluice demo`: a mock upstream with realistic latency, the gateway in front of it on
  * embedded defaults (memory + a SQLite file), and an agent workload replayed twice: straight
- * to the upstream, then through Sluice. Prints what Sluice saved.
+ * to the upstream, then through Sluice. Prints what Sluice saved. Its files live in a
+ * temporary folder, removed at the end (also on Ctrl-C); nothing is written to the current one.
  */
 export async function runGatewayDemo(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -35,43 +36,54 @@ export async function runGatewayDemo(args: string[]): Promise<void> {
   const ttftMs = positive(values['ttft-ms'], '--ttft-ms', true);
   const tokenMs = positive(values['token-ms'], '--token-ms', true);
 
-  const upstream = createMockProvider({ ttftMs, tokenMs });
-  const { url: upstreamUrl } = await upstream.listen(0);
-  const directory = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
-  const gateway = createGateway(
-    {
-      store: { sqlite: join(directory, 'sluice.db') },
-      // The reworded questions are what the semantic cache is for.
-      semantic: { enabled: true, targetFalseHitRate: 0.01 },
-      providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
-      models: [{ name: '*', provider: 'mock' }],
-    },
-    { logger: false },
-  );
-  const { url } = await gateway.listen({ port: 0 });
-  const sessions = demoSessions(sessionCount);
-  const agents = count(sessions.map((session) => session.agent));
-  console.log(
-    `sluice demo: ${sessions.length} agent sessions (${Object.entries(agents)
-      .map(([agent, number]) => `${number} ${agent}`)
-      .join(
-        ', ',
-      )}), ${concurrency} at a time; mock upstream ${ttftMs} ms to first token + ${tokenMs} ms/token`,
-  );
-  try {
-    console.log('  1/2 straight to the upstream ...');
-    const direct = await replay(upstreamUrl, sessions, concurrency);
-    const directCalls = upstream.stats().requests;
-    upstream.reset();
-    console.log(`  2/2 through the Sluice gateway at ${url}/v1 ...`);
-    const viaSluice = await replay(`${url}/v1`, sessions, concurrency);
-    const sluiceCalls = upstream.stats().requests;
-    report(direct, viaSluice, directCalls, sluiceCalls);
-  } finally {
-    await gateway.close();
-    await upstream.close();
-    rmSync(directory, { recursive: true, force: true });
-  }
+  await withTemporaryDirectory('sluice-demo-', async (directory) => {
+    const upstream = createMockProvider({ ttftMs, tokenMs });
+    const { url: upstreamUrl } = await upstream.listen(0);
+    try {
+      const gateway = createGateway(demoGatewayConfig(directory, upstreamUrl), { logger: false });
+      try {
+        const { url } = await gateway.listen({ port: 0 });
+        const sessions = demoSessions(sessionCount);
+        const agents = count(sessions.map((session) => session.agent));
+        console.log(
+          `sluice demo: ${sessions.length} agent sessions (${Object.entries(agents)
+            .map(([agent, number]) => `${number} ${agent}`)
+            .join(
+              ', ',
+            )}), ${concurrency} at a time; mock upstream ${ttftMs} ms to first token + ${tokenMs} ms/token`,
+        );
+        console.log('  1/2 straight to the upstream ...');
+        const direct = await replay(upstreamUrl, sessions, concurrency);
+        const directCalls = upstream.stats().requests;
+        upstream.reset();
+        console.log(`  2/2 through the Sluice gateway at ${url}/v1 ...`);
+        const viaSluice = await replay(`${url}/v1`, sessions, concurrency);
+        const sluiceCalls = upstream.stats().requests;
+        report(direct, viaSluice, directCalls, sluiceCalls);
+      } finally {
+        await gateway.close();
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
+}
+
+/**
+ * The demo gateway's configuration: embedded defaults, except that every file it writes (the
+ * SQLite cache and semantic store, the cost ledger) lives in `directory`, a temporary folder
+ * removed after the run, so the demo's requests never reach a gateway later started in the
+ * user's folder.
+ */
+export function demoGatewayConfig(directory: string, upstreamUrl: string): GatewayConfigFile {
+  return {
+    store: { sqlite: join(directory, 'sluice.db') },
+    cost: { ledger: join(directory, 'ledger.db') },
+    // The reworded questions are what the semantic cache is for.
+    semantic: { enabled: true, targetFalseHitRate: 0.01 },
+    providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
+    models: [{ name: '*', provider: 'mock' }],
+  };
 }
 
 function report(

@@ -188,13 +188,14 @@ export class Allowances {
     now: number,
   ): Promise<{ totals: BudgetTotals; crossed: number[] } | undefined> {
     const lease = this.#lease(slot);
+    // The timer holds the event loop (for 5 ms): a script that ends without close() must
+    // not exit with settled spend that was never written.
     lease.scheduled ??= new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      setTimeout(() => {
         lease.scheduled = undefined;
         if (this.#closed) return resolve(undefined);
         this.#flush(slot, now).then(resolve, reject);
       }, FLUSH_DELAY_MS);
-      timer.unref();
     });
     return lease.scheduled;
   }

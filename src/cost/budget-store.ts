@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { unrefWhenIdle } from '../shared/redis-handles.js';
 
 /** One budget as a store sees it for one operation. */
 export interface BudgetSlot {
@@ -477,8 +478,14 @@ export class RedisBudgetStore implements BudgetStore {
     this.#client = client as ScriptClient;
     this.#ownsClient = ownsClient;
     this.#prefix = `{${prefix}:budget}`;
-    this.#settleClient = (ownsClient ? client.duplicate() : client) as ScriptClient;
-    if (ownsClient) this.#settleClient.on('error', () => {});
+    const settleClient = ownsClient ? client.duplicate() : client;
+    this.#settleClient = settleClient as ScriptClient;
+    if (ownsClient) {
+      settleClient.on('error', () => {});
+      // Idle connections the store owns do not keep the process alive (see unrefWhenIdle).
+      unrefWhenIdle(client);
+      unrefWhenIdle(settleClient);
+    }
     for (const target of new Set([this.#client, this.#settleClient])) defineScripts(target);
   }
 

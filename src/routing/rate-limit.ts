@@ -22,6 +22,7 @@ import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
 import { type HealthReporter, unreported } from '../shared/health.js';
+import { unrefWhenIdle } from '../shared/redis-handles.js';
 import {
   MemoryRateLimitStore,
   type RateLimitRedisClient,
@@ -445,6 +446,8 @@ export class RateLimiter {
       });
       // Failures surface through operations and events; an unhandled 'error' would crash.
       client.on('error', () => {});
+      // An idle connection does not keep the process alive (a script need not call close()).
+      unrefWhenIdle(client);
       this.#store = new RedisRateLimitStore({ client, ownsClient: true, timeoutMs, leaseMs });
     } else {
       this.#store = new RedisRateLimitStore({

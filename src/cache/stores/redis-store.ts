@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import { type Duration, parseDuration } from '../../shared/duration.js';
 import { ConfigError, SluiceError } from '../../shared/errors.js';
+import { unrefWhenIdle } from '../../shared/redis-handles.js';
 import { CREATED_AT_OFFSET, decodeEntry, encodeEntry, type StoredEntry } from '../entry.js';
 import type {
   BusHandlers,
@@ -29,7 +30,9 @@ export interface RedisStoreOptions {
    */
   prefix?: string;
   /**
-   * Longest an operation may wait for Redis before the cache carries on without it.
+   * Longest an operation may wait for Redis before the cache carries on without it. Until the
+   * client has been ready once, an operation issued while it is connecting waits for the
+   * connection within this bound (so a write made right after `createCache` reaches Redis).
    * @default 50 (ms)
    */
   timeout?: Duration;
@@ -108,6 +111,10 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
   private pausedUntil = 0;
   private clock: Clock = systemClock;
   private tagRetentionMs = DEFAULT_TAG_RETENTION_MS;
+  /** Whether the client has been ready once; before that, operations wait for a connection attempt. */
+  private hasBeenReady: boolean;
+  /** The connection attempt operations wait for: true once ready, false if it closes first. */
+  private connecting: Promise<boolean> | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (options.client === undefined && options.url === undefined) {
@@ -128,11 +135,19 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
     if (this.ownsClient) {
       // Errors surface through operations and statistics; an unhandled 'error' event would crash.
       this.client.on('error', () => {});
+      // An idle connection does not keep the process alive (a script need not call close()).
+      if (this.client instanceof Redis) unrefWhenIdle(this.client);
     }
     this.client.defineCommand('sluiceDeleteIfOlder', { numberOfKeys: 1, lua: DELETE_IF_OLDER });
     this.client.defineCommand('sluiceInvalidateTag', { numberOfKeys: 1, lua: INVALIDATE_TAG });
     this.client.defineCommand('sluiceReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
     this.commands = this.client as unknown as SluiceRedisCommands;
+    this.hasBeenReady = this.client.status === 'ready';
+    if (!this.hasBeenReady) {
+      this.client.once('ready', () => {
+        this.hasBeenReady = true;
+      });
+    }
   }
 
   attach(context: StoreContext): void {
@@ -272,11 +287,14 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
    * not connected or Redis is paused; rejected after `timeout`. A failure pauses Redis for
    * one `timeout` (so one cache operation waits for Redis at most once, not once per step),
    * and `breakerFailures` failures in a row pause it for `breakerCooldown`; the first
-   * operation after a pause probes.
+   * operation after a pause probes. Until the client has been ready once, an operation
+   * issued while a connection attempt is under way waits for it, within the same `timeout`:
+   * otherwise every write made right after start-up would skip Redis, unseen by others.
    */
   private run<Result>(operation: string, task: () => Promise<Result>): Promise<Result> {
-    if (this.client.status !== 'ready') {
-      return Promise.reject(new RedisUnavailableError(`connection is ${this.client.status}`));
+    const status = this.client.status;
+    if (status !== 'ready' && !this.awaitingFirstConnection(status)) {
+      return Promise.reject(new RedisUnavailableError(`connection is ${status}`));
     }
     if (this.pausedUntil !== 0) {
       if (Date.now() < this.pausedUntil) {
@@ -291,28 +309,65 @@ export class RedisStore implements CacheStore, LeaseProvider, BusProvider {
         this.recordFailure();
         rejectRun(new RedisTimeoutError(operation, this.timeoutMs));
       }, this.timeoutMs);
-      task().then(
-        (result) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.consecutiveFailures = 0;
-          resolveRun(result);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          this.recordFailure();
-          rejectRun(
-            new SluiceError('E_L2', `Redis ${operation} failed: ${(error as Error).message}`, {
-              cause: error,
-              isRetryable: true,
-            }),
-          );
-        },
-      );
+      const start = () =>
+        task().then(
+          (result) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            this.consecutiveFailures = 0;
+            resolveRun(result);
+          },
+          (error: unknown) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            this.recordFailure();
+            rejectRun(
+              new SluiceError('E_L2', `Redis ${operation} failed: ${(error as Error).message}`, {
+                cause: error,
+                isRetryable: true,
+              }),
+            );
+          },
+        );
+      if (status === 'ready') {
+        start();
+        return;
+      }
+      this.connectionAttempt().then((connected) => {
+        if (settled) return;
+        if (connected) {
+          start();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        rejectRun(new RedisUnavailableError(`connection is ${this.client.status}`));
+      });
     });
+  }
+
+  /** Whether the client has never been ready and is connecting now (not between retries). */
+  private awaitingFirstConnection(status: string): boolean {
+    return !this.hasBeenReady && (status === 'connecting' || status === 'connect');
+  }
+
+  /** One promise per connection attempt, however many operations wait for it. */
+  private connectionAttempt(): Promise<boolean> {
+    this.connecting ??= new Promise<boolean>((resolveAttempt) => {
+      const settle = (connected: boolean) => {
+        this.client.off('ready', onReady);
+        this.client.off('close', onClose);
+        this.connecting = undefined;
+        resolveAttempt(connected);
+      };
+      const onReady = () => settle(true);
+      const onClose = () => settle(false);
+      this.client.once('ready', onReady);
+      this.client.once('close', onClose);
+    });
+    return this.connecting;
   }
 
   private recordFailure(): void {
@@ -392,6 +447,8 @@ class RedisBus implements InvalidationBus {
         ? client.duplicate()
         : client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', () => {});
+    // Listening for other processes' invalidations is no reason to keep this one alive.
+    if (this.subscriber instanceof Redis) unrefWhenIdle(this.subscriber);
   }
 
   start(handlers: BusHandlers): void {
