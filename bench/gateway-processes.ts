@@ -39,6 +39,8 @@ export interface ServerProcess {
   stopAllocationCount(): Promise<number | null>;
   /** The end of what the process wrote to stderr. */
   stderrTail(): string;
+  /** Stops this process (as `ProcessGroup.closeAll` would); resolves once it has exited. */
+  close(): Promise<void>;
 }
 
 /** Starts, tracks and stops the benchmark's child processes. */
@@ -98,7 +100,7 @@ export class ProcessGroup {
       const onMessage = (message: TargetReport): void => {
         if (message.type === 'ready') {
           cleanUp();
-          resolve(serverProcess(label, message.url, child, stderrTail));
+          resolve(serverProcess(label, message.url, child, stderrTail, () => this.#stop(child)));
         } else if (message.type === 'failed') fail(message.message);
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
@@ -162,6 +164,7 @@ function serverProcess(
   url: string,
   child: ChildProcess,
   stderrTail: () => string,
+  close: () => Promise<void>,
 ): ServerProcess {
   const send = (command: TargetCommand): void => {
     if (child.connected) child.send(command);
@@ -194,6 +197,7 @@ function serverProcess(
     url,
     pid: child.pid,
     stderrTail,
+    close,
     stats,
     async reset() {
       send({ type: 'reset' });

@@ -6,6 +6,7 @@
  *   node dist/bench/gateway-target.js mock
  *   node dist/bench/gateway-target.js bare UPSTREAM_URL
  *   node dist/bench/gateway-target.js sluice UPSTREAM_URL [named|wildcard]
+ *   node dist/bench/gateway-target.js sluice-embedded UPSTREAM_URL DATA_DIR [SQLITE_MAX_BYTES]
  *
  * It must be started with an IPC channel (`fork`). It listens on 127.0.0.1 on a free port and
  * sends `{ type: 'ready', url }`, or `{ type: 'failed', message }`. It then answers
@@ -21,7 +22,10 @@ import { createMockProvider, type MockProviderStats } from '../src/mock-provider
 import { createBareProxy } from './bare-proxy.js';
 
 /** The servers this process can run. */
-export type TargetRole = 'mock' | 'bare' | 'sluice';
+export type TargetRole = 'mock' | 'bare' | 'sluice' | 'sluice-embedded';
+
+/** The virtual key of the `sluice-embedded` target. */
+export const EMBEDDED_KEY = 'sk-sluice-bench-embedded-key';
 
 /** Messages the benchmark sends to a target process. */
 export type TargetCommand =
@@ -106,6 +110,7 @@ async function startServer(
   role: string,
   upstreamUrl: string | undefined,
   route: string | undefined,
+  sqliteMaxBytes: string | undefined,
 ): Promise<RunningServer> {
   if (role === 'mock') {
     const provider = createMockProvider();
@@ -145,7 +150,30 @@ async function startServer(
     const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
     return { url, stats: () => null, reset: () => {}, close: () => gateway.close() };
   }
-  throw new Error(`unknown target role '${role}'; expected mock, bare or sluice`);
+  if (role === 'sluice-embedded') {
+    // The embedded defaults a user gets, with one virtual key: SQLite L3 and the cost ledger in
+    // DATA_DIR (the third argument here), the L3 byte bound given or the default.
+    if (route === undefined) throw new Error('the sluice-embedded target needs a data folder');
+    const gateway = createGateway(
+      {
+        server: { logLevel: 'silent' },
+        store: {
+          sqlite: `${route}/sluice.db`,
+          ...(sqliteMaxBytes === undefined ? {} : { sqliteMaxBytes: Number(sqliteMaxBytes) }),
+        },
+        cost: { ledger: `${route}/ledger.db` },
+        providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
+        models: [{ name: 'gpt-4o-mini', provider: 'mock' }],
+        keys: [{ name: 'bench', key: EMBEDDED_KEY }],
+      },
+      { logger: false },
+    );
+    const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
+    return { url, stats: () => null, reset: () => {}, close: () => gateway.close() };
+  }
+  throw new Error(
+    `unknown target role '${role}'; expected mock, bare, sluice or sluice-embedded`,
+  );
 }
 
 function report(message: TargetReport): void {
@@ -160,7 +188,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const [role = '', upstreamUrl, route] = process.argv.slice(2);
+  const [role = '', upstreamUrl, route, sqliteMaxBytes] = process.argv.slice(2);
   let server: RunningServer | undefined;
   let closing = false;
   const shutDown = (): void => {
@@ -186,7 +214,7 @@ async function main(): Promise<void> {
     }
   });
   try {
-    server = await startServer(role, upstreamUrl, route);
+    server = await startServer(role, upstreamUrl, route, sqliteMaxBytes);
   } catch (error) {
     report({ type: 'failed', message: (error as Error).message });
     shutDown();

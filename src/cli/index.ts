@@ -23,6 +23,7 @@ Commands:
                             routing     success under injected faults; cost of model: auto
                             semantic    paraphrase protocol, QQP precision, lookup latency
                             agent       context manager, tool cache, parallel tools, warm pools
+                            soak        RSS, SQLite file sizes and spend kept over a run; hostile bodies
 
 Options:
   -h, --help                Show this help`;
@@ -38,6 +39,7 @@ const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> 
   'hit-ratio': () => import('../../bench/hit-ratio.js'),
   routing: () => import('../../bench/routing.js'),
   semantic: () => import('../../bench/semantic.js'),
+  soak: () => import('../../bench/soak.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
