@@ -13,6 +13,9 @@ import type { MockProviderStats } from '../src/mock-provider/index.js';
 import type { TargetCommand, TargetReport, TargetRole } from './gateway-target.js';
 import type { PortkeyInstall } from './portkey.js';
 
+/** The virtual key of the `sluice-embedded` target. */
+export const EMBEDDED_KEY = 'sk-sluice-bench-embedded-key';
+
 /** How long a child may take to listen. */
 const START_TIMEOUT_MS = 20_000;
 /** How long a child may take to answer a command over IPC. */

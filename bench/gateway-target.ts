@@ -20,12 +20,10 @@ import { Session } from 'node:inspector/promises';
 import { createGateway } from '../src/gateway/index.js';
 import { createMockProvider, type MockProviderStats } from '../src/mock-provider/index.js';
 import { createBareProxy } from './bare-proxy.js';
+import { EMBEDDED_KEY } from './gateway-processes.js';
 
 /** The servers this process can run. */
 export type TargetRole = 'mock' | 'bare' | 'sluice' | 'sluice-embedded';
-
-/** The virtual key of the `sluice-embedded` target. */
-export const EMBEDDED_KEY = 'sk-sluice-bench-embedded-key';
 
 /** Messages the benchmark sends to a target process. */
 export type TargetCommand =
@@ -171,9 +169,7 @@ async function startServer(
     const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 });
     return { url, stats: () => null, reset: () => {}, close: () => gateway.close() };
   }
-  throw new Error(
-    `unknown target role '${role}'; expected mock, bare, sluice or sluice-embedded`,
-  );
+  throw new Error(`unknown target role '${role}'; expected mock, bare, sluice or sluice-embedded`);
 }
 
 function report(message: TargetReport): void {

@@ -13,7 +13,8 @@
  * rows: every request answered 200 must have one (spend lost = answered − rows).
  * - (a) `default bound`: `store.sqliteMaxBytes` left at its default (1 GiB), which no run of a
  *   few minutes reaches: the file grows as it did before the bound existed (the baseline);
- * - (b) `bound SIZE`: the same with `store.sqliteMaxBytes` at `--bound` (default 16 MB), which
+ * - (b) `bound SIZE`: the same with `store.sqliteMaxBytes` at `--bound` (default 16 MB, 4 MB
+ *   with `--quick`), which
  *   the run passes: the L3 file must stop growing near it.
  *
  * Hostile bodies: against (b)'s configuration, one request at a time of each kind below
@@ -33,8 +34,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../src/shared/errors.js';
 import { parseBenchArgs } from './args.js';
 import { headerLine, machineEnvironment } from './environment.js';
-import { ProcessGroup, type ServerProcess } from './gateway-processes.js';
-import { EMBEDDED_KEY } from './gateway-target.js';
+import { EMBEDDED_KEY, ProcessGroup, type ServerProcess } from './gateway-processes.js';
 
 const CHAT_PATH = '/v1/chat/completions';
 const CONNECTIONS = 20;
@@ -97,7 +97,7 @@ function positiveNumber(flag: string, text: string | undefined, max: number): nu
 
 function settingsFrom(args: string[]): { settings: Settings; json: string | undefined } {
   const { json, quick, extra } = parseBenchArgs(args, ['duration', 'rate', 'bound']);
-  const boundMb = positiveNumber('bound', extra.bound, 1_024) ?? 16;
+  const boundMb = positiveNumber('bound', extra.bound, 1_024) ?? (quick ? 4 : 16);
   if (boundMb < 1) throw new ConfigError('--bound is in MB and must be at least 1');
   return {
     json,
@@ -306,10 +306,12 @@ async function hostile(
 ): Promise<HostileRow[]> {
   const folder = mkdtempSync(join(tmpdir(), 'sluice-soak-hostile-'));
   try {
-    const gateway = await group.startTarget('sluice-embedded', upstream.url, [], [
-      folder,
-      String(settings.boundBytes),
-    ]);
+    const gateway = await group.startTarget(
+      'sluice-embedded',
+      upstream.url,
+      [],
+      [folder, String(settings.boundBytes)],
+    );
     const rows: HostileRow[] = [];
     for (const { kind, body } of hostileBodies(settings.quick)) {
       const path = kind.startsWith('embeddings') ? '/v1/embeddings' : CHAT_PATH;
@@ -394,7 +396,9 @@ function printSoak(rows: readonly SoakRow[], settings: Settings): void {
 }
 
 function printHostile(rows: readonly HostileRow[]): void {
-  console.log('\nHostile bodies: the slowest /healthz answer while one such request was in flight\n');
+  console.log(
+    '\nHostile bodies: the slowest /healthz answer while one such request was in flight\n',
+  );
   printColumns(
     ['body', 'bytes', 'status', 'request', 'slowest /healthz'],
     rows.map((row) => [
@@ -431,7 +435,13 @@ export async function run(args: string[]): Promise<void> {
     const upstream = await group.startTarget('mock');
     const soakRows = [
       await soak(group, upstream, 'default bound', null, settings),
-      await soak(group, upstream, `bound ${mb(settings.boundBytes)}`, settings.boundBytes, settings),
+      await soak(
+        group,
+        upstream,
+        `bound ${mb(settings.boundBytes)}`,
+        settings.boundBytes,
+        settings,
+      ),
     ];
     printSoak(soakRows, settings);
     const hostileRows = await hostile(group, upstream, settings);
