@@ -96,7 +96,7 @@ export interface CountOptions {
  * counting empties and the clock refills (1 ms per ms not spent counting). While it is empty,
  * text not yet counted is bounded by its UTF-8 bytes (such a count is not remembered, so a later
  * count with time left is exact). It bounds how long counting holds the event loop, whatever
- * the text: a burst costs at most `burstMs` plus one piece of text (about 1,000 characters).
+ * the text: a burst costs at most `burstMs` plus one piece of text (about 2,000 characters, a few ms at worst).
  */
 export interface CountingBudget {
   /** Whether time is left for exact counting. */
@@ -181,7 +181,7 @@ const LONG_RUN_CHARS = 127;
  */
 const WINDOW_MARGIN_CHARS = 8;
 /** Text is counted in pieces of about this many characters, the time budget checked between. */
-const PIECE_CHARS = 1_024;
+const PIECE_CHARS = 2_048;
 /** Longest stretch without a cheap cut (below) counted as one piece. */
 const MAX_UNCUT_CHARS = 512;
 /** How far past a chunk longer than a piece to look for its end before bounding the rest. */
@@ -322,7 +322,8 @@ function createTokenizer(
         return { tokens: tokens + rest, complete: false, exact: false };
       }
       const since = budget?.now() ?? 0;
-      const cut = cheapSpan(text, at);
+      // No chunk of a text this short is long, and counting it costs little: no scan.
+      const cut = text.length - at <= LONG_CHUNK_CHARS ? text.length : cheapSpan(text, at);
       if (cut > at) {
         tokens += tokenize(at === 0 && cut === text.length ? text : text.slice(at, cut));
         at = cut;
@@ -421,30 +422,37 @@ function isSpace(code: number): boolean {
   );
 }
 
-function isAsciiAlphanumeric(code: number): boolean {
-  return (
-    (code >= 0x30 && code <= 0x39) ||
-    (code >= 0x41 && code <= 0x5a) ||
-    (code >= 0x61 && code <= 0x7a)
-  );
+/** ASCII characters by class: 0 other, `SPACE` (the pre-tokenizer's `\s`), `ALNUM` (A-Z, a-z, 0-9). */
+const SPACE = 1;
+const ALNUM = 2;
+const ASCII_CLASS = new Uint8Array(128);
+for (const code of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]) ASCII_CLASS[code] = SPACE;
+for (let code = 0x30; code <= 0x7a; code++) {
+  if (code <= 0x39 || (code >= 0x41 && code <= 0x5a) || code >= 0x61) ASCII_CLASS[code] = ALNUM;
+}
+
+/** `code`'s class: `SPACE`, `ALNUM` or 0 (a table lookup for ASCII). */
+function classOf(code: number): number {
+  return code < 0x80 ? (ASCII_CLASS[code] as number) : isSpace(code) ? SPACE : 0;
 }
 
 /**
- * Whether the pre-tokenizer always cuts between `previous` and `code`, in both encodings, and
- * splits the text before and after the cut exactly as it splits the whole, so their counts add
- * up to the whole's: a space or tab after anything but whitespace (no chunk goes on from
- * non-whitespace into a space or tab), or a line break after an ASCII letter or digit (only
- * punctuation chunks take trailing line breaks). Every chunk boundary has that property; these
- * are the ones a character scan can see.
+ * Whether the pre-tokenizer always cuts between a character of class `previous` and `code`, in
+ * both encodings, and splits the text before and after the cut exactly as it splits the whole,
+ * so their counts add up to the whole's: a space or tab after anything but whitespace (no chunk
+ * goes on from non-whitespace into a space or tab), or a line break after an ASCII letter or
+ * digit (only punctuation chunks take trailing line breaks). A chunk boundary after
+ * non-whitespace has that property (see `countChunks`); these are the ones a character scan
+ * can see.
  */
 function isCut(previous: number, code: number): boolean {
-  if (code === 0x20 || code === 0x09) return !isSpace(previous);
-  return (code === 0x0a || code === 0x0d) && isAsciiAlphanumeric(previous);
+  if (code === 0x20 || code === 0x09) return previous !== SPACE;
+  return (code === 0x0a || code === 0x0d) && previous === ALNUM;
 }
 
 /**
- * The end of the piece of text from `start` (a chunk boundary) to count in one call: the first
- * cut at least `PIECE_CHARS` on, or the text's end, as long as no run of whitespace or of
+ * The end of the piece of text from `start` (a cut) to count in one call: the first cut at
+ * least `PIECE_CHARS` on, or the text's end, as long as no run of whitespace or of
  * non-whitespace is longer than `LONG_RUN_CHARS` and cuts are at most `MAX_UNCUT_CHARS` apart
  * (so no chunk in it is long). Otherwise the last cut before that, or `start` when there is
  * none: the text from there is split with the pre-tokenizer's pattern.
@@ -453,27 +461,33 @@ function cheapSpan(text: string, start: number): number {
   let lastCut = start;
   let run = 0;
   let previous = -1;
-  let previousSpace = false;
-  for (let index = start; index < text.length; index++) {
+  const end = text.length;
+  for (let index = start; index < end; index++) {
     const code = text.charCodeAt(index);
-    const space = isSpace(code);
-    if (index > start && isCut(previous, code)) {
+    // Inlined `classOf` and `isCut`: this loop runs over every new character counted.
+    const kind = code < 0x80 ? (ASCII_CLASS[code] as number) : isSpace(code) ? SPACE : 0;
+    if (
+      (code === 0x20 || code === 0x09
+        ? previous !== SPACE
+        : (code === 0x0a || code === 0x0d) && previous === ALNUM) &&
+      index > start
+    ) {
       if (index - start >= PIECE_CHARS) return index;
       lastCut = index;
     }
-    run = index > start && space === previousSpace ? run + 1 : 1;
+    // A run: whitespace, or anything else (letters and digits are one class with the rest).
+    run = (kind === SPACE) === (previous === SPACE) ? run + 1 : 1;
     if (run > LONG_RUN_CHARS || index - lastCut >= MAX_UNCUT_CHARS) return lastCut;
-    previous = code;
-    previousSpace = space;
+    previous = kind;
   }
-  return text.length;
+  return end;
 }
 
 /** The first cut at or after `from` (a chunk boundary), or the text's end if none is near. */
 function nextCut(text: string, from: number): number {
   const last = Math.min(text.length, from + MAX_CUT_SEARCH_CHARS);
   for (let index = Math.max(1, from); index < last; index++) {
-    if (isCut(text.charCodeAt(index - 1), text.charCodeAt(index))) return index;
+    if (isCut(classOf(text.charCodeAt(index - 1)), text.charCodeAt(index))) return index;
   }
   return text.length;
 }

@@ -185,7 +185,7 @@ describe('a counting budget', () => {
   it('bounds the text left when its time is spent, and remembers only complete counts', () => {
     const tokenizer = getTokenizer('o200k_base');
     const own = `${Date.now()} ${text}`;
-    // Three pieces (of about 1,000 characters) counted exactly, the rest bounded.
+    // Three pieces (of about 2,000 characters) counted exactly, the rest bounded.
     const report = { exact: true };
     const bounded = tokenizer.count(own, { budget: piecesBudget(3), report });
     expect(report.exact).toBe(false);

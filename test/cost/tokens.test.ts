@@ -163,12 +163,12 @@ describe('the count memo', () => {
 
   it('tokenizes a text once, however often it is counted, long or short', () => {
     const tokenizer = tokenizerForModel('gpt-4o');
-    const history = `${'An earlier turn of the conversation, resent on every request. '.repeat(20)}${Date.now()}`;
+    const history = `${'An earlier turn of the conversation, resent on every request. '.repeat(40)}${Date.now()}`;
     const exact = library.countTokens(history, { disallowedSpecial: new Set() });
     const spy = vi.spyOn(library, 'countTokens');
     try {
       const first = tokenizer.count(history);
-      // Over 1,000 characters: tokenized in pieces, cut where the pre-tokenizer cuts.
+      // Over 2,000 characters: tokenized in pieces, cut where the pre-tokenizer cuts.
       const calls = spy.mock.calls.length;
       expect(calls).toBeGreaterThan(0);
       expect(first).toBe(exact);
