@@ -55,10 +55,15 @@ export {
   price,
 } from './prices.js';
 export {
+  type CountingBudget,
+  type CountingBudgetOptions,
   countTokens,
+  createCountingBudget,
+  DEFAULT_COUNTING_BURST_MS,
   type EncodingName,
   encodingForModel,
   getTokenizer,
+  LONG_CHUNK_CHARS,
   type Tokenizer,
   tokenizerForModel,
 } from './tokens.js';

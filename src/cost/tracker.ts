@@ -20,7 +20,14 @@ import {
   type PriceTable,
   type PriceTableOptions,
 } from './prices.js';
-import { getTokenizer, type Tokenizer, tokenizerForModel } from './tokens.js';
+import {
+  type CountOptions,
+  createCountingBudget,
+  DEFAULT_COUNTING_BURST_MS,
+  getTokenizer,
+  type Tokenizer,
+  tokenizerForModel,
+} from './tokens.js';
 import { type NormalizedUsage, normalizeUsage, USAGE_ERROR_CODE, ZERO_USAGE } from './usage.js';
 
 /** Output tokens assumed when neither the request nor the price table caps a response. */
@@ -33,6 +40,15 @@ export interface CostTrackerOptions extends PriceTableOptions {
    * @default 4096
    */
   defaultMaxOutputTokens?: number;
+  /**
+   * Most time `estimate` spends counting prompt tokens exactly in one burst, in ms, shared by
+   * every estimate of this tracker and refilled as the clock runs (see `createCountingBudget`):
+   * past it, text not counted yet counts as its UTF-8 bytes, an upper bound. It keeps a long
+   * prompt from holding the event loop; `false` counts exactly whatever it takes (pre-tokenizer
+   * chunks over `LONG_CHUNK_CHARS` are still bounded by their bytes).
+   * @default 10
+   */
+  countingBudgetMs?: number | false;
 }
 
 /** The parts of an OpenAI-shaped chat or embeddings request that an estimate reads. */
@@ -62,6 +78,13 @@ export interface CostEstimate {
   pricedAs: string | undefined;
   /** Prompt tokens: messages with per-message overhead, tools and images (estimates). */
   promptTokens: number;
+  /**
+   * False when part of the prompt was counted as an upper bound (its UTF-8 bytes: a chunk over
+   * `LONG_CHUNK_CHARS`, or text left when the counting budget was spent): `promptTokens` may
+   * then be several times the real count, fine for a reservation, not for refusing a prompt
+   * as too long.
+   */
+  promptTokensExact: boolean;
   /**
    * Output tokens per choice: the request's `max_completion_tokens` / `max_tokens`, else the
    * model's output cap, else `defaultMaxOutputTokens`. 0 for embeddings.
@@ -103,7 +126,9 @@ export interface CostTracker {
   priceOf(model: string): ModelPrice | undefined;
   /**
    * The upper bound of `request`'s cost. Loads the model's encoding on first use (~200 ms,
-   * once per encoding; see `warmUp`). `price`, when given, is used instead of the table's
+   * once per encoding; see `warmUp`). Prompt tokens are exact for ordinary text, and an upper
+   * bound (UTF-8 bytes) for chunks over `LONG_CHUNK_CHARS` and for text left when the
+   * tracker's `countingBudgetMs` is spent. `price`, when given, is used instead of the table's
    * (a deployment's own price).
    */
   estimate(model: string, request: EstimateRequest, price?: ModelPrice): CostEstimate;
@@ -131,6 +156,10 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
     );
   }
   const prices = createPriceTable(options);
+  const budget =
+    options.countingBudgetMs === false
+      ? undefined
+      : createCountingBudget({ burstMs: options.countingBudgetMs ?? DEFAULT_COUNTING_BURST_MS });
 
   const cost = (model: string, usage: unknown, given?: ModelPrice): RequestCost => {
     const tokens = normalizeUsage(usage);
@@ -164,11 +193,12 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
       const input = request.input;
       const embedding =
         !Array.isArray(request.messages) && (typeof input === 'string' || Array.isArray(input));
+      const counting = { budget, report: { exact: true } };
       const promptTokens = embedding
-        ? countEmbeddingInput(tokenizer, input ?? [])
-        : tokenizer.countMessages(arrayOrEmpty(request.messages)) +
-          tokenizer.countTools(arrayOrEmpty(request.tools)) +
-          tokenizer.countTools(arrayOrEmpty(request.functions));
+        ? countEmbeddingInput(tokenizer, input ?? [], counting)
+        : tokenizer.countMessages(arrayOrEmpty(request.messages), counting) +
+          tokenizer.countTools(arrayOrEmpty(request.tools), counting) +
+          tokenizer.countTools(arrayOrEmpty(request.functions), counting);
       const maxOutputTokens = embedding
         ? 0
         : (positiveInteger(request.max_completion_tokens) ??
@@ -190,6 +220,7 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
         known: price !== undefined,
         pricedAs: price?.model,
         promptTokens,
+        promptTokensExact: counting.report.exact,
         maxOutputTokens,
         choices,
         maxCostNanos,
@@ -301,11 +332,12 @@ function positiveInteger(value: number | null | undefined): number | undefined {
 function countEmbeddingInput(
   tokenizer: Tokenizer,
   input: NonNullable<EstimateRequest['input']>,
+  counting: CountOptions,
 ): number {
-  if (typeof input === 'string') return tokenizer.count(input);
+  if (typeof input === 'string') return tokenizer.count(input, counting);
   let total = 0;
   for (const item of input) {
-    if (typeof item === 'string') total += tokenizer.count(item);
+    if (typeof item === 'string') total += tokenizer.count(item, counting);
     else if (typeof item === 'number') total += 1;
     else if (Array.isArray(item)) total += item.length;
   }

@@ -63,11 +63,15 @@ export class BodyMemo {
   }
 }
 
-/** Freezes `value` and everything it holds; returns it. */
+/** Freezes `value` and everything it holds; returns it. Iterative: any depth is safe. */
 export function deepFreeze<Value>(value: Value): Value {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  for (const member of Object.values(value as object)) deepFreeze(member);
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (current === null || typeof current !== 'object' || Object.isFrozen(current)) continue;
+    Object.freeze(current);
+    for (const member of Object.values(current)) pending.push(member);
+  }
   return value;
 }
 

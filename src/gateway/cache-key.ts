@@ -1,5 +1,8 @@
 import { hash } from 'node:crypto';
+import { sortedJson, sortedKeys } from '../shared/canonical-json.js';
 import { TextMemo } from '../shared/text-memo.js';
+
+export { canonicalJson } from '../shared/canonical-json.js';
 
 /**
  * Body fields that do not change the answer and stay out of the key: the caller's stream
@@ -65,55 +68,4 @@ const keyString = (text: string): string =>
 /** `canonicalJson`, with long strings replaced by their digest: the text a key hashes. */
 function keyJson(value: unknown): string {
   return sortedJson(value, keyString);
-}
-
-/** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */
-export function canonicalJson(value: unknown): string {
-  return sortedJson(value, JSON.stringify);
-}
-
-/** Sorted-key JSON, with strings written by `stringJson`. */
-function sortedJson(value: unknown, stringJson: (text: string) => string): string {
-  if (typeof value === 'string') return stringJson(value);
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) {
-    let text = '[';
-    for (let index = 0; index < value.length; index++) {
-      if (index > 0) text += ',';
-      text += sortedJson(value[index], stringJson);
-    }
-    return `${text}]`;
-  }
-  const record = value as Record<string, unknown>;
-  const keys = sortedKeys(record);
-  let text = '{';
-  let first = true;
-  for (const key of keys) {
-    const member = record[key];
-    if (member === undefined) continue;
-    if (!first) text += ',';
-    first = false;
-    text += `${JSON.stringify(key)}:${sortedJson(member, stringJson)}`;
-  }
-  return `${text}}`;
-}
-
-/**
- * `Object.keys(record).sort()`, in the same (UTF-16 code unit) order, without the temporary
- * storage `Array.prototype.sort` allocates: objects in a request have a handful of keys, and
- * that storage was the largest allocation of a cache hit. Insertion sort in place.
- */
-function sortedKeys(record: Readonly<Record<string, unknown>>): string[] {
-  const keys = Object.keys(record);
-  if (keys.length > 32) return keys.sort();
-  for (let index = 1; index < keys.length; index++) {
-    const key = keys[index] as string;
-    let at = index - 1;
-    while (at >= 0 && (keys[at] as string) > key) {
-      keys[at + 1] = keys[at] as string;
-      at--;
-    }
-    keys[at + 1] = key;
-  }
-  return keys;
 }

@@ -146,6 +146,21 @@ export function shuttingDown(): HttpError {
   });
 }
 
+/**
+ * A request body (or JSON carried in one of its strings, at `param`) nested deeper than `limit`
+ * levels: refused before anything walks it.
+ */
+export function jsonTooDeep(limit: number, param: string | null = null): HttpError {
+  const what = param === null ? 'the request body nests' : `${param}: the JSON nests`;
+  return new HttpError(
+    400,
+    'invalid_request_error',
+    'json_too_deep',
+    `${what} objects and arrays deeper than ${limit} levels (the ${param === null ? 'body' : 'value'} itself is level 1)`,
+    { param },
+  );
+}
+
 /** Reached the upstream but failed to get an answer (refused, reset, DNS, TLS). */
 export function upstreamUnreachable(provider: string, cause: unknown): HttpError {
   return new HttpError(

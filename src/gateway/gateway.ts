@@ -12,6 +12,7 @@ import type { Cache } from '../cache/index.js';
 import { formatUsd } from '../cost/money.js';
 import type { Clock } from '../shared/clock.js';
 import { SluiceError } from '../shared/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import { type Activity, createActivity } from '../telemetry/activity.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { endRequestTrace, startRequestTrace } from '../telemetry/tracing.js';
@@ -27,7 +28,14 @@ import {
 } from './config.js';
 import { checkReferences } from './config-references.js';
 import { registerDashboard } from './dashboard.js';
-import { HttpError, invalidRequest, outcomeOf, requestTooLarge, shuttingDown } from './errors.js';
+import {
+  HttpError,
+  invalidRequest,
+  jsonTooDeep,
+  outcomeOf,
+  requestTooLarge,
+  shuttingDown,
+} from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import { createHttpEdge } from './http-edge.js';
 import type { Provider } from './provider.js';
@@ -145,6 +153,8 @@ export function createGateway(
     // fastify's JSON parser reads a Buffer as well (its type says string only).
     parseJson(request, bytes as unknown as string, (error, body) => {
       if (error !== null) return done(error);
+      // Checked iteratively before anything recursive (freezing, cache keys) walks the body.
+      if (exceedsJsonDepth(body, MAX_JSON_DEPTH)) return done(jsonTooDeep(MAX_JSON_DEPTH));
       done(null, recalled === undefined ? body : bodies.remember(recalled, body));
     });
   };

@@ -452,18 +452,21 @@ export function createRouter(options: RouterOptions): Router {
     }
 
     // Prompt tokens: given, or counted once per encoding the candidates use (most requests
-    // see one encoding: kept in two variables, a map only for the others).
+    // see one encoding: kept in two variables, a map only for the others). A count that is an
+    // upper bound (see `CostEstimate.promptTokensExact`) is kept negated: it reserves, but
+    // refuses no deployment for its context window (the upstream judges).
     let firstEncoding: string | undefined;
     let firstTokens = 0;
     let otherEncodings: Map<string, number> | undefined;
-    const promptTokensFor = (profile: ModelProfile): number => {
+    const signedPromptTokensFor = (profile: ModelProfile): number => {
       if (constraints.promptTokens !== undefined) return constraints.promptTokens;
       const name = profile.pricedAs ?? profile.upstreamModel;
       const encoding = encodingForModel(name);
       if (encoding === firstEncoding) return firstTokens;
       let tokens = otherEncodings?.get(encoding);
       if (tokens === undefined) {
-        tokens = tracker.estimate(name, request).promptTokens;
+        const estimate = tracker.estimate(name, request);
+        tokens = estimate.promptTokensExact ? estimate.promptTokens : -estimate.promptTokens;
         if (firstEncoding === undefined) {
           firstEncoding = encoding;
           firstTokens = tokens;
@@ -474,6 +477,8 @@ export function createRouter(options: RouterOptions): Router {
       }
       return tokens;
     };
+    const promptTokensFor = (profile: ModelProfile): number =>
+      Math.abs(signedPromptTokensFor(profile));
 
     const runtimes = models.flatMap((model) => byModel.get(model) ?? []);
     const firstPrompt = promptTokensFor((runtimes[0] as DeploymentRuntime).profile);
@@ -512,9 +517,11 @@ export function createRouter(options: RouterOptions): Router {
     const choices = positiveInteger(request.n) ?? 1;
 
     const evaluations = runtimes.map((runtime) =>
-      evaluate(runtime, promptTokensFor(runtime.profile)),
+      evaluate(runtime, signedPromptTokensFor(runtime.profile)),
     );
-    function evaluate(runtime: DeploymentRuntime, promptTokens: number): Evaluation {
+    /** `signedPromptTokens`: negative for an upper bound (see `signedPromptTokensFor`). */
+    function evaluate(runtime: DeploymentRuntime, signedPromptTokens: number): Evaluation {
+      const promptTokens = Math.abs(signedPromptTokens);
       const { profile } = runtime;
       const rejections: Rejection[] = [];
       const { latencyMs, latencySource } = latencyOf(runtime);
@@ -535,7 +542,12 @@ export function createRouter(options: RouterOptions): Router {
         shortfall += (latencyMs - maxLatency) / maxLatency;
       }
       const required = resolved.requiredContextTokens ?? promptTokens + (requestedOutput ?? 0);
-      if (profile.contextWindow !== undefined && required > profile.contextWindow) {
+      const knownRequired = resolved.requiredContextTokens !== undefined || signedPromptTokens >= 0;
+      if (
+        profile.contextWindow !== undefined &&
+        knownRequired &&
+        required > profile.contextWindow
+      ) {
         rejections.push({
           reason: 'context',
           detail: `needs ${required} tokens > window ${profile.contextWindow}`,
@@ -653,7 +665,7 @@ export function createRouter(options: RouterOptions): Router {
       evaluations.find((e) => e.runtime.profile.model === baselineModel) ??
       (() => {
         const runtime = (byModel.get(baselineModel) ?? [])[0] as DeploymentRuntime;
-        return evaluate(runtime, promptTokensFor(runtime.profile));
+        return evaluate(runtime, signedPromptTokensFor(runtime.profile));
       })();
 
     const relaxed = relaxedMode

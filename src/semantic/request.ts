@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../shared/canonical-json.js';
+
+export { canonicalJson };
 
 /** One chat message, as OpenAI-compatible APIs carry it. */
 export interface ChatMessage {
@@ -124,20 +127,6 @@ function contentText(content: unknown): string | undefined {
     parts.push(typed.text);
   }
   return parts.join('\n');
-}
-
-/** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const members: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const member = record[key];
-    if (member === undefined) continue;
-    members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
-  }
-  return `{${members.join(',')}}`;
 }
 
 /** Whitespace-normalised text: the key of the exact-match fast path. */

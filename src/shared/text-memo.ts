@@ -23,7 +23,7 @@ export interface TextMemoOptions {
  * (about 2 ns a character against a fraction of one). Values are exact; a collision of keys only
  * replaces the older text, a miss later. The memo holds the texts themselves, up to `maxChars`.
  */
-export class TextMemo<Value> {
+export class TextMemo<Value extends NonNullable<unknown>> {
   readonly #memo: LRUCache<string, { readonly text: string; readonly value: Value }>;
   readonly #minChars: number;
   readonly #short = new Map<string, Value>();
@@ -41,22 +41,32 @@ export class TextMemo<Value> {
 
   /** `compute(text)`, from the memo when `text` was computed lately. */
   get(text: string, compute: (text: string) => Value): Value {
-    if (text.length < this.#minChars) return this.#getShort(text, compute);
-    const key = `${text.length}\u0000${text.slice(0, 32)}\u0000${text.slice(-32)}`;
-    const known = this.#memo.get(key);
-    if (known !== undefined && known.text === text) return known.value;
+    const known = this.recall(text);
+    if (known !== undefined) return known;
     const value = compute(text);
-    this.#memo.set(key, { text, value });
+    this.remember(text, value);
     return value;
   }
 
-  #getShort(text: string, compute: (text: string) => Value): Value {
-    if (this.#shortTexts === 0) return compute(text);
-    // `has`, not `undefined`: a value may be undefined.
-    if (this.#short.has(text)) return this.#short.get(text) as Value;
-    const value = compute(text);
-    if (this.#short.size >= this.#shortTexts) this.#short.clear();
-    this.#short.set(text, value);
-    return value;
+  /** The value remembered for `text`, or undefined. */
+  recall(text: string): Value | undefined {
+    if (text.length < this.#minChars) return this.#short.get(text);
+    const known = this.#memo.get(TextMemo.#key(text));
+    return known !== undefined && known.text === text ? known.value : undefined;
+  }
+
+  /** Remembers `value` for `text`. */
+  remember(text: string, value: Value): void {
+    if (text.length < this.#minChars) {
+      if (this.#shortTexts === 0) return;
+      if (this.#short.size >= this.#shortTexts) this.#short.clear();
+      this.#short.set(text, value);
+      return;
+    }
+    this.#memo.set(TextMemo.#key(text), { text, value });
+  }
+
+  static #key(text: string): string {
+    return `${text.length}\u0000${text.slice(0, 32)}\u0000${text.slice(-32)}`;
   }
 }

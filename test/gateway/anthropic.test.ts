@@ -303,4 +303,30 @@ describe('Anthropic provider (recorded Messages answers, OpenAI client)', () => 
       status: 400,
     });
   });
+
+  it('refuses tool call arguments nested deeper than the body may be with a 400, not a 500', async () => {
+    const depth = 10_000;
+    const argumentsText = `${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)}`;
+    const before = received.length;
+    await expect(
+      client.chat.completions.create({
+        model: 'claude-sonnet-4-5',
+        messages: [
+          { role: 'user', content: 'x' },
+          {
+            role: 'assistant',
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'f', arguments: argumentsText } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+        ],
+      }),
+    ).rejects.toMatchObject({
+      status: 400,
+      code: 'json_too_deep',
+      param: 'messages.1.tool_calls.0.function.arguments',
+    });
+    expect(received.length).toBe(before);
+  });
 });

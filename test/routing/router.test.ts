@@ -338,6 +338,25 @@ describe('router: concrete models and fallbacks', () => {
     expect(small.explain).toMatch(/^gpt-4o-mini->gpt-4o-mini cost=0\.\d+ score=1\.00$/);
   });
 
+  it('refuses no deployment for its context window on a prompt counted as an upper bound', () => {
+    // 600 KB of one letter: about 75,000 tokens, bounded by its 600,000 bytes (a run that long
+    // would take minutes to count exactly).
+    const long = chat('a'.repeat(600_000), 'gpt-4o');
+    const decision = setup().router.route(long);
+    expect(decision.chosen.model).toBe('gpt-4o');
+    expect(rejections(decision)).toEqual({});
+    // The same bound refuses nothing as a stated prompt size would.
+    const stated = setup().router.route(chat('hi', 'gpt-4o'), { promptTokens: 600_000 });
+    expect(stated.chosen.model).not.toBe('gpt-4o');
+    // An exact count still excludes what is too small: 200,000 short words (counted without
+    // a time budget, so that the count is exact on a loaded machine too).
+    const exactTracker = createCostTracker({ countingBudgetMs: false });
+    const words = setup({ costTracker: exactTracker }).router.route(
+      chat('a '.repeat(200_000), 'gpt-4o'),
+    );
+    expect(rejections(words)['gpt-4o']).toBe('context');
+  });
+
   it('moves down the chain when the requested model cannot serve the request', () => {
     const { router } = setup();
     const decision = router.route(chat('hi', 'gpt-4o'), { promptTokens: 200_000 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { invalidRequest } from '../errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../../shared/json-depth.js';
+import { invalidRequest, jsonTooDeep } from '../errors.js';
 
 /*
  * OpenAI chat completions <-> Anthropic Messages, as pure functions: requests one way,
@@ -376,9 +377,13 @@ function contentBlocks(content: unknown, param: string): AnthropicBlock[] {
 
 function parseArguments(text: unknown, param: string): unknown {
   if (typeof text !== 'string' || text === '') return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw invalidRequest(`${param}: tool call arguments must be JSON`, param);
   }
+  // The arguments become part of the body sent on: as deep as the body itself may be.
+  if (exceedsJsonDepth(parsed, MAX_JSON_DEPTH)) throw jsonTooDeep(MAX_JSON_DEPTH, param);
+  return parsed;
 }
