@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../src/shared/errors.js';
 
 export interface BenchArgs {
   /** Write the figures to this JSON file. */
@@ -27,4 +28,18 @@ export function parseBenchArgs(args: string[], extra: readonly string[] = []): B
   const extraValues: Record<string, string | undefined> = {};
   for (const name of extra) extraValues[name] = text(name);
   return { json: text('json'), quick: values.quick === true, extra: extraValues };
+}
+
+/** A suite's numeric flag: above 0 and at most `max`; undefined when not given. */
+export function positiveNumber(
+  flag: string,
+  text: string | undefined,
+  max: number,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new ConfigError(`--${flag} must be a number above 0 and at most ${max}, got '${text}'`);
+  }
+  return value;
 }

@@ -161,7 +161,10 @@ async function startServer(
         },
         cost: { ledger: `${route}/ledger.db` },
         providers: [{ name: 'mock', type: 'openai-compatible', baseUrl: upstreamUrl }],
-        models: [{ name: 'gpt-4o-mini', provider: 'mock' }],
+        models: [
+          { name: 'gpt-4o-mini', provider: 'mock' },
+          { name: 'text-embedding-3-small', provider: 'mock' },
+        ],
         keys: [{ name: 'bench', key: EMBEDDED_KEY }],
       },
       { logger: false },

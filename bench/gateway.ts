@@ -55,7 +55,7 @@ import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'undici';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs } from './args.js';
+import { parseBenchArgs, positiveNumber } from './args.js';
 import { BARE_PROXY_CONNECTIONS } from './bare-proxy.js';
 import { headerLine, machineEnvironment } from './environment.js';
 import { ForeignCpu, NOISY_CORES } from './foreign-cpu.js';
@@ -88,15 +88,6 @@ const ROUND_SECONDS = 1;
 const CHAT_PATH = '/v1/chat/completions';
 
 // ------------------------------------------------------------------ arguments
-
-function positiveNumber(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > max) {
-    throw new ConfigError(`--${flag} must be a number above 0 and at most ${max}, got '${text}'`);
-  }
-  return value;
-}
 
 function settingsFrom(args: string[]): { settings: Settings; json: string | undefined } {
   const { json, quick, extra } = parseBenchArgs(args, [

@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs } from './args.js';
+import { parseBenchArgs, positiveNumber } from './args.js';
 import { headerLine, machineEnvironment } from './environment.js';
 import { EMBEDDED_KEY, ProcessGroup, type ServerProcess } from './gateway-processes.js';
 
@@ -85,15 +85,6 @@ interface HostileRow {
 }
 
 // ------------------------------------------------------------------ arguments
-
-function positiveNumber(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > max) {
-    throw new ConfigError(`--${flag} must be a number above 0 and at most ${max}, got '${text}'`);
-  }
-  return value;
-}
 
 function settingsFrom(args: string[]): { settings: Settings; json: string | undefined } {
   const { json, quick, extra } = parseBenchArgs(args, ['duration', 'rate', 'bound']);

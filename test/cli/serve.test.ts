@@ -1,29 +1,19 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../../src/gateway/index.js';
+import { ensureBuilt, ROOT } from '../helpers/build.js';
 import { ThrowawayRedis } from '../helpers/redis-server.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/index.js');
 /** A start-up failure must end the process well within this (it takes ~1 s when it works). */
 const EXIT_WITHIN_MS = 8_000;
 
 const redisInstalled = spawnSync('redis-server', ['--version']).status === 0;
-
-/** The latest modification time of any file under `directory`. */
-function newestSource(directory: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(directory, { withFileTypes: true })) {
-    const path = join(directory, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 interface Ended {
   /** Exit code, or null when the process had to be killed. */
@@ -79,15 +69,8 @@ describe.skipIf(!redisInstalled)('sluice serve: a start-up error ends the proces
   }
 
   beforeAll(async () => {
-    if (!existsSync(CLI) || newestSource(join(ROOT, 'src')) > statSync(CLI).mtimeMs) {
-      // The CLI runs as its own process: build it when this checkout's build is missing or stale.
-      spawnSync(
-        process.execPath,
-        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-        { cwd: ROOT, stdio: 'inherit' },
-      );
-      if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}`);
-    }
+    // The CLI runs as its own process: build it when this checkout's build is missing or stale.
+    ensureBuilt();
     redis = await ThrowawayRedis.start();
     probe = new Redis(redis.url);
     directory = mkdtempSync(join(tmpdir(), 'sluice-serve-'));

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,21 +8,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../../src/cost/ledger.js';
 import { createMockProvider, type MockProvider } from '../../src/mock-provider/index.js';
+import { ensureBuilt } from '../helpers/build.js';
 import { redisAvailable, redisUrl } from '../helpers/redis.js';
 
 const DB = 15;
 const available = await redisAvailable();
 const CLI = join(import.meta.dirname, '../../dist/src/cli/index.js');
-
-/** The latest modification time of any file under `directory`. */
-function newestSource(directory: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(directory, { withFileTypes: true })) {
-    const path = join(directory, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 interface Running {
   process: ChildProcess;
@@ -96,23 +87,8 @@ describe.skipIf(!available)('gateway processes sharing Redis', () => {
   const prefixes: string[] = [];
 
   beforeAll(async () => {
-    if (
-      !existsSync(CLI) ||
-      newestSource(join(import.meta.dirname, '../../src')) > statSync(CLI).mtimeMs
-    ) {
-      // The processes run the built CLI: build it when this checkout's build is missing or stale.
-      // (tsc emits even when it reports type errors; the check below is what matters.)
-      spawnSync(
-        process.execPath,
-        [
-          join(import.meta.dirname, '../../node_modules/typescript/bin/tsc'),
-          '-p',
-          'tsconfig.build.json',
-        ],
-        { cwd: join(import.meta.dirname, '../..'), stdio: 'inherit' },
-      );
-      if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}`);
-    }
+    // The processes run the built CLI: build it when this checkout's build is missing or stale.
+    ensureBuilt();
     upstream = createMockProvider();
     upstreamUrl = (await upstream.listen(0)).url;
     directory = mkdtempSync(join(tmpdir(), 'sluice-multi-'));
