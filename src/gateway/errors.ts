@@ -161,6 +161,14 @@ export function jsonTooDeep(limit: number, param: string | null = null): HttpErr
   );
 }
 
+/**
+ * A SQLite file the request needs cannot be written or opened (a full disk): the gateway keeps
+ * serving what does not need it, and this request may be retried once space returns.
+ */
+export function storageUnavailable(message: string): HttpError {
+  return new HttpError(503, 'server_error', 'storage_unavailable', message, { isRetryable: true });
+}
+
 /** Reached the upstream but failed to get an answer (refused, reset, DNS, TLS). */
 export function upstreamUnreachable(provider: string, cause: unknown): HttpError {
   return new HttpError(

@@ -35,6 +35,7 @@ import {
   outcomeOf,
   requestTooLarge,
   shuttingDown,
+  storageUnavailable,
 } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import { createHttpEdge } from './http-edge.js';
@@ -376,9 +377,7 @@ export function createGateway(
       );
     } catch (error) {
       if (error instanceof SluiceError && error.code === 'E_DEFERRED_STORE') {
-        throw new HttpError(503, 'server_error', 'storage_unavailable', error.message, {
-          isRetryable: true,
-        });
+        throw storageUnavailable(error.message);
       }
       throw invalidRequest(`x-sluice-defer: ${(error as Error).message}`, 'x-sluice-defer');
     }
@@ -574,8 +573,19 @@ function observe(
 }
 
 /** Maps anything thrown while serving a request to one OpenAI-shaped error. */
+/** The message of an `E_LEDGER_UNAVAILABLE` error, else undefined. */
+function ledgerUnavailable(error: unknown): string | undefined {
+  return error instanceof SluiceError && error.code === 'E_LEDGER_UNAVAILABLE'
+    ? error.message
+    : undefined;
+}
+
 function toHttpError(error: FastifyError | HttpError, bodyLimit: number): HttpError {
   if (error instanceof HttpError) return error;
+  // The ledger could not be opened (a full disk at start): its rows are held until it can,
+  // and what reads it (spend, savings, the dashboard's figures) answers 503 meanwhile.
+  const unavailable = ledgerUnavailable(error);
+  if (unavailable !== undefined) return storageUnavailable(unavailable);
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return requestTooLarge(bodyLimit);

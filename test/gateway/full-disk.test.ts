@@ -184,6 +184,43 @@ describe('gateway on a full disk and through a Redis outage', () => {
     expect(ledgerRows(ledger)).toBe(requests + 1);
   }, 60_000);
 
+  it('answers 503 storage_unavailable for spend while the ledger cannot be opened', async () => {
+    const small = SmallDisk.create(4 * 1024 * 1024);
+    cleanup.push(() => small.close());
+    if (!small.real) {
+      // A simulated disk refuses inserts into existing tables; a file that cannot be created
+      // needs a real full file system.
+      console.warn('SKIPPED: no size-limited tmpfs can be mounted here');
+      return;
+    }
+    const { url: upstreamUrl } = await upstream();
+    small.fill();
+    const { url } = await start(
+      {
+        store: { sqlite: false },
+        admin: { key: 'sk-admin-full-disk-test' },
+        cost: {
+          ledger: join(small.directory, 'ledger.db'),
+          prices: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } },
+        },
+      },
+      upstreamUrl,
+    );
+    expect(await chat(url, 'no ledger file yet')).toBe(200);
+    const response = await fetch(`${url}/admin/spend`, {
+      headers: { authorization: 'Bearer sk-admin-full-disk-test' },
+    });
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { error: { code: string; type: string } };
+    expect(body.error).toMatchObject({ type: 'server_error', code: 'storage_unavailable' });
+    small.free();
+    await until(async () => (await health(url)).dependencies.ledger?.status === 'ok');
+    const after = await fetch(`${url}/admin/spend`, {
+      headers: { authorization: 'Bearer sk-admin-full-disk-test' },
+    });
+    expect(after.status).toBe(200);
+  }, 60_000);
+
   it('logs one warning when Redis goes away and one when it is back; /healthz follows', async () => {
     const redis = await ThrowawayRedis.start();
     cleanup.push(() => redis.stop());
