@@ -397,6 +397,11 @@ export function createGateway(
     return { object: 'list', data: models.list(request.exchange.caller as Caller) };
   });
 
+  app.get('/v1/models/:id', { config: KEYED }, async (request) => {
+    const id = (request.params as { id: string }).id;
+    return models.retrieve(id, request.exchange.caller as Caller);
+  });
+
   // 200 while requests are served; `status: 'degraded'` names the dependencies at fault.
   app.get('/healthz', async () => ({
     ...sluice.health.snapshot(),

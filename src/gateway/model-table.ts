@@ -490,6 +490,21 @@ export class ModelTable {
     if (allowed === undefined || allowed.has('*')) return this.#listed;
     return this.#listed.filter((model) => allowed.has(model.id));
   }
+  /**
+   * One model, as `GET /v1/models/{id}` shows it: a configured model or alias the caller may
+   * use, or, behind a wildcard (`name: '*'`), any name it would pass through. Throws 404
+   * `model_not_found` or 403 `model_not_allowed` as a request for it would.
+   */
+  retrieve(
+    id: string,
+    caller: Caller,
+  ): { id: string; object: 'model'; created: number; owned_by: string } {
+    const configured = this.knows(id);
+    this.#admit(id, caller, configured);
+    const listed = this.#listed.find((model) => model.id === id);
+    if (listed !== undefined) return listed;
+    return { id, object: 'model', created: 0, owned_by: this.#wildcard?.name ?? 'sluice' };
+  }
 }
 
 /** A deployment's own `price` as a price-table entry (the profile holds it in pico-dollars). */

@@ -87,3 +87,34 @@ describe('two names for one upstream model', () => {
     ).toThrow("models.0.deployment: the '*' model passes names through");
   });
 });
+
+describe('GET /v1/models/{id} behind a wildcard', () => {
+  it('shows a configured name as listed and any other name as passed through', async () => {
+    const wildcard = await startMockGateway([
+      { name: 'fast', provider: 'mock', upstreamModel: 'mock-small' },
+      { name: '*', provider: 'mock' },
+    ]);
+    try {
+      const one = async (id: string) =>
+        (await (await fetch(`${wildcard.url}/v1/models/${encodeURIComponent(id)}`)).json()) as {
+          id: string;
+          object: string;
+          owned_by: string;
+        };
+      expect(await one('fast')).toEqual({
+        id: 'fast',
+        object: 'model',
+        created: 0,
+        owned_by: 'mock',
+      });
+      expect(await one('vendor/any-model')).toEqual({
+        id: 'vendor/any-model',
+        object: 'model',
+        created: 0,
+        owned_by: 'mock',
+      });
+    } finally {
+      await wildcard.close();
+    }
+  });
+});

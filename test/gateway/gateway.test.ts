@@ -239,6 +239,23 @@ describe('chat completions through the gateway (official openai client, real soc
     const restricted = await clientB.models.list();
     expect(restricted.data.map((model) => model.id)).toEqual(['gpt-4o-mini']);
   });
+
+  it('retrieves one model with the openai client, as a request for it would be admitted', async () => {
+    expect(await clientA.models.retrieve('small')).toMatchObject({
+      id: 'small',
+      object: 'model',
+      owned_by: 'mock',
+    });
+    expect((await clientB.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini');
+    await expect(clientB.models.retrieve('small')).rejects.toMatchObject({
+      status: 403,
+      code: 'model_not_allowed',
+    });
+    await expect(clientA.models.retrieve('no-such-model')).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+  });
 });
 
 describe('request cache controls', () => {
