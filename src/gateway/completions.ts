@@ -21,6 +21,8 @@ import {
   usageOf,
 } from './exchange.js';
 import { StreamFlight, type StreamListener } from './flight.js';
+import { spliceMembers } from './json-splice.js';
+import { LARGE_BODY_BYTES, nextTurn } from './large-body.js';
 import type { Target } from './model-table.js';
 import type { Provider, UpstreamCall, UpstreamResponse } from './provider.js';
 import { SseParser, type StreamEvent, sseFrame } from './sse.js';
@@ -150,6 +152,8 @@ export class CompletionService {
    */
   async json(request: CompletionRequest): Promise<JsonReply> {
     try {
+      // A large body's estimate (for its rate limit) is counted in a turn of its own.
+      if (isLarge(request)) await nextTurn();
       const limited = this.#accounting.limit(request);
       if (limited !== undefined) await limited;
       const { exchange, directives } = request;
@@ -160,6 +164,7 @@ export class CompletionService {
         this.#record(request, answer.status, answer.usage);
         return answer;
       }
+      if (isLarge(request)) await nextTurn();
       const key = this.#key(request);
       if (!directives.lookup) {
         exchange.cache = 'bypass';
@@ -262,6 +267,7 @@ export class CompletionService {
       this.#record(request, status, usage),
     );
     try {
+      if (isLarge(request)) await nextTurn();
       const limited = this.#accounting.limit(request);
       if (limited !== undefined) await limited;
       if (cache === undefined || !directives.lookup) {
@@ -270,6 +276,7 @@ export class CompletionService {
         await this.#streamFromUpstream(request, responder, key);
         return;
       }
+      if (isLarge(request)) await nextTurn();
       const key = this.#key(request);
       // As for JSON: this process's memory first (a hit counted, a miss not), then, with
       // max-age, a full read; otherwise getOrSet below reads the other tiers and counts once.
@@ -354,11 +361,13 @@ export class CompletionService {
   }
 
   async #fetchJson(request: CompletionRequest): Promise<CachedJson> {
-    if (request.route === 'embeddings' && this.#embeddingsBatcher !== undefined) {
+    const large = isLarge(request);
+    if (request.route === 'embeddings' && this.#embeddingsBatcher !== undefined && !large) {
       return this.#fetchMergedEmbeddings(request, this.#embeddingsBatcher);
     }
     const admitted = this.#accounting.admit(request);
     if (admitted !== undefined) await admitted;
+    if (large) await nextTurn();
     const started = performance.now();
     let waitedMs = 0;
     let dispatched: Dispatched;
@@ -470,6 +479,7 @@ export class CompletionService {
     try {
       const admitted = this.#accounting.admit(request);
       if (admitted !== undefined) await admitted;
+      if (isLarge(request)) await nextTurn();
       // The time to the headers, answered or not, is time waiting on the upstream.
       const called = performance.now();
       const dispatched = await this.#send(request, signal).finally(() => {
@@ -853,11 +863,21 @@ export type { ModelConfig };
 function upstreamBodyOf(request: CompletionRequest, upstreamModel: string): string | Buffer {
   const { body, rawBody } = request;
   if (rawBody !== undefined && !request.stream && upstreamModel === body.model) return rawBody;
-  if (!request.stream) return JSON.stringify({ ...body, model: upstreamModel });
-  const streamOptions = (body.stream_options ?? {}) as Record<string, unknown>;
-  return JSON.stringify({
-    ...body,
-    model: upstreamModel,
-    stream_options: { ...streamOptions, include_usage: true },
-  });
+  const streamOptions = request.stream
+    ? { ...((body.stream_options ?? {}) as Record<string, unknown>), include_usage: true }
+    : undefined;
+  // A large body keeps its bytes, with only these members rewritten in them.
+  if (rawBody !== undefined && rawBody.length >= LARGE_BODY_BYTES) {
+    const members: Record<string, string> = { model: JSON.stringify(upstreamModel) };
+    if (streamOptions !== undefined) members.stream_options = JSON.stringify(streamOptions);
+    const spliced = spliceMembers(rawBody, members);
+    if (spliced !== undefined) return spliced;
+  }
+  if (streamOptions === undefined) return JSON.stringify({ ...body, model: upstreamModel });
+  return JSON.stringify({ ...body, model: upstreamModel, stream_options: streamOptions });
+}
+
+/** Whether the request came as a large body (see `LARGE_BODY_BYTES`). */
+function isLarge(request: CompletionRequest): boolean {
+  return request.rawBody !== undefined && request.rawBody.length >= LARGE_BODY_BYTES;
 }

@@ -39,6 +39,7 @@ import {
 } from './errors.js';
 import type { Exchange, ExchangeRecord } from './exchange.js';
 import { createHttpEdge } from './http-edge.js';
+import { LARGE_BODY_BYTES, parseLargeBody } from './large-body.js';
 import type { Provider } from './provider.js';
 import { createSluice } from './sluice.js';
 import { parseChatBody, parseEmbeddingsBody } from './validation.js';
@@ -151,6 +152,8 @@ export function createGateway(
     request.rawBody = bytes;
     const recalled = bodies.recall(bytes);
     if (recalled?.body !== undefined) return done(null, recalled.body);
+    // Over several turns of the event loop (see `parseLargeBody`).
+    if (bytes.length >= LARGE_BODY_BYTES) return parseLargeBody(bytes, done);
     // fastify's JSON parser reads a Buffer as well (its type says string only).
     parseJson(request, bytes as unknown as string, (error, body) => {
       if (error !== null) return done(error);

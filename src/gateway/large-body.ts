@@ -1,0 +1,81 @@
+import { errorCodes } from 'fastify';
+import { MAX_JSON_DEPTH } from '../shared/json-depth.js';
+import { jsonTooDeep } from './errors.js';
+
+/**
+ * Bodies from this size (bytes) are handled in more turns of the event loop: decoded, parsed,
+ * counted, keyed and sent in turns of their own, forwarded with their members rewritten in their
+ * bytes rather than serialised again, and not merged into embeddings batches. Each of those
+ * steps costs a few ms per MiB; in one turn, together, they held other requests for tens of ms.
+ */
+export const LARGE_BODY_BYTES = 256 * 1024;
+
+/** Resolves in a later turn of the event loop, after the I/O waiting now. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Parses a large JSON body as fastify's JSON parser does (UTF-8, a byte order mark skipped,
+ * `__proto__` keys and `constructor.prototype` refused as invalid JSON), and refuses one nested
+ * deeper than `MAX_JSON_DEPTH`, in three turns of the event loop: the decoding, the parse with
+ * its checks, and what follows `done`. The prototype checks walk the parsed objects (a few per
+ * request) instead of searching the whole text twice with fastify's regular expressions.
+ */
+export function parseLargeBody(
+  bytes: Buffer,
+  done: (error: Error | null, body?: unknown) => void,
+): void {
+  setImmediate(() => {
+    let text = bytes.toString('utf8');
+    setImmediate(() => {
+      let body: unknown;
+      try {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        body = JSON.parse(text);
+      } catch {
+        return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY());
+      }
+      const problem = checkParsed(body);
+      if (problem === 'forbidden') return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY());
+      if (problem === 'deep') return done(jsonTooDeep(MAX_JSON_DEPTH));
+      setImmediate(() => done(null, body));
+    });
+  });
+}
+
+/**
+ * Whether a parsed body nests deeper than `MAX_JSON_DEPTH` (as `exceedsJsonDepth`), or holds an
+ * object with its own `__proto__` key or a `constructor` object with its own `prototype` key
+ * (as secure-json-parse refuses). Iterative: any depth is safe.
+ */
+function checkParsed(value: unknown): 'deep' | 'forbidden' | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const pending: object[] = [value];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const current = pending.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > MAX_JSON_DEPTH) return 'deep';
+    let members: readonly unknown[];
+    if (Array.isArray(current)) members = current;
+    else {
+      if (Object.hasOwn(current, '__proto__')) return 'forbidden';
+      const record = current as Record<string, unknown>;
+      if (Object.hasOwn(current, 'constructor')) {
+        const made = record.constructor;
+        if (made !== null && typeof made === 'object' && Object.hasOwn(made, 'prototype')) {
+          return 'forbidden';
+        }
+      }
+      members = Object.values(record);
+    }
+    for (const member of members) {
+      if (member !== null && typeof member === 'object') {
+        pending.push(member);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return undefined;
+}
