@@ -31,8 +31,10 @@ import { LRUCache } from 'lru-cache';
 import xzDecompress from 'xz-decompress';
 import { MemoryTier } from '../src/cache/memory-tier.js';
 import { ConfigError } from '../src/shared/errors.js';
+import { createRandom } from '../src/shared/random.js';
 import { parseBenchArgs } from './args.js';
 import { headerLine, machineEnvironment } from './environment.js';
+import { mean } from './lib/stats.js';
 
 // ------------------------------------------------------------------ reference figures
 
@@ -186,21 +188,9 @@ async function loadKeys(dataDir: string, name: string): Promise<Float64Array> {
     : parseBinaryTrace(await xzDecode(compressed), file);
 }
 
-/** Seeded 32-bit PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** `count` log-normal draws, e^(σ·z) with z standard normal (Box-Muller). */
 function logNormalCosts(count: number, sigma: number, seed: number): Float64Array {
-  const random = mulberry32(seed);
+  const random = createRandom(seed);
   const costs = new Float64Array(count);
   for (let index = 0; index < count; index += 2) {
     const radius = Math.sqrt(-2 * Math.log(1 - random()));
@@ -339,12 +329,6 @@ const at = (record: Record<string, number>, key: string): number => record[key] 
 
 function gap(hitRatio: number, lru: number, opt: number): number | null {
   return opt === lru ? null : (hitRatio - lru) / (opt - lru);
-}
-
-function mean(values: readonly number[]): number {
-  let sum = 0;
-  for (const value of values) sum += value;
-  return values.length === 0 ? Number.NaN : sum / values.length;
 }
 
 // ------------------------------------------------------------------ output

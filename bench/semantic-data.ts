@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Embedder } from '../src/semantic/embedder.js';
 import { ConfigError } from '../src/shared/errors.js';
+import { createRandom } from '../src/shared/random.js';
 
 export interface QqpPair {
   a: string;
@@ -70,18 +71,6 @@ export function loadParaphrases(dataDir: string): ParaphrasePair[] {
   ) as ParaphrasePair[];
 }
 
-/** mulberry32: a small seeded PRNG, so every run samples the same rows. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function shuffled<Item>(items: readonly Item[], random: () => number): Item[] {
   const copy = [...items];
   for (let index = copy.length - 1; index > 0; index--) {
@@ -97,7 +86,7 @@ export function stratifiedSample(
   count: number,
   seed: number,
 ): QqpPair[] {
-  const random = seededRandom(seed);
+  const random = createRandom(seed);
   const positives = shuffled(
     pairs.filter((pair) => pair.duplicate),
     random,
@@ -159,10 +148,4 @@ export function dot(left: Float32Array, right: Float32Array): number {
     sum += (left[index] as number) * (right[index] as number);
   }
   return sum;
-}
-
-export function percentile(sorted: readonly number[], share: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1));
-  return sorted[index] as number;
 }
