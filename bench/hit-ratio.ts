@@ -21,9 +21,10 @@
  *   to `MemoryTier.set`; the hit-ratio replays pass 0 (cost unknown), and give the
  *   "cost 0" columns.
  */
-import { readFileSync, statSync } from 'node:fs';
+
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -34,6 +35,7 @@ import { ConfigError } from '../src/shared/errors.js';
 import { createRandom } from '../src/shared/random.js';
 import { parseBenchArgs } from './args.js';
 import { headerLine, machineEnvironment } from './environment.js';
+import { findDataDir } from './lib/data-dir.js';
 import { mean } from './lib/stats.js';
 
 // ------------------------------------------------------------------ reference figures
@@ -94,40 +96,6 @@ const COST_SEED = 0x51c3_2025;
 const COST_SIGMA = 1.5;
 
 // ------------------------------------------------------------------ data
-
-/** `$SLUICE_DATA_DIR`, else the first `<dir>/../shared/data` above the working directory. */
-function findDataDir(): string {
-  const isDir = (path: string): boolean => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  const fromEnv = process.env.SLUICE_DATA_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const dir = resolve(fromEnv);
-    if (!isDir(join(dir, 'traces'))) {
-      throw new ConfigError(
-        `SLUICE_DATA_DIR=${fromEnv}: no traces/ directory in ${dir} (expected the shared data directory, holding traces/lirs and traces/cache2k)`,
-      );
-    }
-    return dir;
-  }
-  const searched: string[] = [];
-  let dir = process.cwd();
-  for (;;) {
-    const candidate = resolve(dir, '..', 'shared', 'data');
-    if (!searched.includes(join(candidate, 'traces'))) searched.push(join(candidate, 'traces'));
-    if (isDir(join(candidate, 'traces'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new ConfigError(
-    `trace data not found: set SLUICE_DATA_DIR to the shared data directory (the one holding traces/), or run from inside a checkout that has shared/data beside it. Looked in:\n  ${searched.join('\n  ')}`,
-  );
-}
 
 /** Text trace: one integer key per line; empty lines and `*` lines are skipped. */
 function parseTextTrace(text: Buffer, file: string): Float64Array {
@@ -385,7 +353,7 @@ export async function run(args: string[]): Promise<void> {
   const candidates = policies.filter((policy) => policy !== 'lru');
   const contenders = ['lru-cache', ...policies.map((policy) => `sluice-${policy}`)];
 
-  const dataDir = findDataDir();
+  const dataDir = findDataDir('traces', 'trace data');
   const specs = quick ? TRACES.filter((spec) => spec.name.startsWith('lirs/')) : TRACES;
   const environment = {
     ...machineEnvironment(),

@@ -3,15 +3,16 @@
  * (`semantic-fit.ts`): the paraphrase data sets, a seeded sampler, and an on-disk cache of
  * embeddings under the OS temp folder so re-runs skip the model.
  */
+
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Embedder } from '../src/semantic/embedder.js';
-import { ConfigError } from '../src/shared/errors.js';
 import { createRandom } from '../src/shared/random.js';
+import { findDataDir } from './lib/data-dir.js';
 
 export interface QqpPair {
   a: string;
@@ -24,34 +25,9 @@ export interface ParaphrasePair {
   similar: string;
 }
 
-/** `$SLUICE_DATA_DIR`, else the first `<dir>/../shared/data` above the working directory. */
+/** The `semantic/` folder of the shared data directory (see `lib/data-dir.ts`). */
 export function findSemanticDataDir(): string {
-  const isDir = (path: string): boolean => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  const fromEnv = process.env.SLUICE_DATA_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const dir = resolve(fromEnv);
-    if (!isDir(join(dir, 'semantic'))) {
-      throw new ConfigError(`SLUICE_DATA_DIR=${fromEnv}: no semantic/ directory in ${dir}`);
-    }
-    return join(dir, 'semantic');
-  }
-  let dir = process.cwd();
-  for (;;) {
-    const candidate = resolve(dir, '..', 'shared', 'data', 'semantic');
-    if (isDir(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new ConfigError(
-    'semantic data not found: set SLUICE_DATA_DIR to the shared data directory (the one holding semantic/)',
-  );
+  return join(findDataDir('semantic', 'semantic data'), 'semantic');
 }
 
 export function loadQqp(dataDir: string, split: 'dev' | 'test'): QqpPair[] {
