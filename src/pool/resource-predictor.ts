@@ -1,4 +1,5 @@
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { integerAtLeast } from '../shared/integers.js';
 
 /** What one run of a kind of work used. Any field may be missing (not measured). */
 export interface ResourceUsage {
@@ -224,13 +225,6 @@ export class ResourcePredictor {
 function nonNegative(value: number, name: string): number {
   if (!Number.isFinite(value) || value < 0) {
     throw new ConfigError(`${name} must be a non-negative number, got ${value}`);
-  }
-  return value;
-}
-
-function integerAtLeast(value: number, least: number, name: string): number {
-  if (!Number.isInteger(value) || value < least) {
-    throw new ConfigError(`${name} must be an integer of at least ${least}, got ${value}`);
   }
   return value;
 }

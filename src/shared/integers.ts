@@ -17,6 +17,14 @@ export function nonNegativeInteger(value: unknown, name: string): number {
   return value;
 }
 
+/** `value` when it is a safe integer of at least `least`; otherwise a `ConfigError` naming `name`. */
+export function integerAtLeast(value: unknown, least: number, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+    throw new ConfigError(`${name} must be an integer of at least ${least}, got ${String(value)}`);
+  }
+  return value;
+}
+
 /**
  * `value` when it is a safe integer of at least 1, otherwise undefined: for optional request
  * fields (`max_tokens`, `n`) where anything else means "not given".

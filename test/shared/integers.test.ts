@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/shared/errors.js';
 import {
+  integerAtLeast,
   nonNegativeInteger,
   positiveInteger,
   positiveIntegerOrUndefined,
@@ -31,6 +32,19 @@ describe('nonNegativeInteger', () => {
   it.each([-1, ...NOT_WHOLE])('refuses %s', (value) => {
     expect(() => nonNegativeInteger(value, 'pool.min')).toThrow(
       `pool.min must be a non-negative integer, got ${String(value)}`,
+    );
+  });
+});
+
+describe('integerAtLeast', () => {
+  it('accepts safe integers from the bound up', () => {
+    expect(integerAtLeast(16, 16, 'n')).toBe(16);
+    expect(integerAtLeast(-2, -5, 'n')).toBe(-2);
+  });
+
+  it.each([15, ...NOT_WHOLE])('refuses %s below or beside a bound of 16', (value) => {
+    expect(() => integerAtLeast(value, 16, 'summaryMaxTokens')).toThrow(
+      `summaryMaxTokens must be an integer of at least 16, got ${String(value)}`,
     );
   });
 });
