@@ -1,5 +1,6 @@
 import { ConfigError, SluiceError } from '../shared/errors.js';
 import { integerAtLeast } from '../shared/integers.js';
+import { quantileOfSorted } from '../shared/quantile.js';
 
 /** What one run of a kind of work used. Any field may be missing (not measured). */
 export interface ResourceUsage {
@@ -79,9 +80,8 @@ class SampleRing {
 
   /** Nearest-rank percentile of the held samples. */
   percentile(quantile: number): number {
-    const sorted = this.#values.slice(0, this.#size).sort();
-    const rank = Math.max(1, Math.ceil(quantile * sorted.length));
-    return sorted[rank - 1] ?? 0;
+    if (this.#size === 0) return 0;
+    return quantileOfSorted(this.#values.slice(0, this.#size).sort(), quantile);
   }
 }
 
