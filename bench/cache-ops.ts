@@ -41,8 +41,8 @@ import {
   sqliteStore,
 } from '../src/cache/index.js';
 import { coarseClock } from '../src/shared/clock.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, type MachineEnvironment, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, type MachineEnvironment, machineEnvironment } from './lib/environment.js';
 import { quantileOfSorted } from './lib/stats.js';
 
 // ------------------------------------------------------------------ harness

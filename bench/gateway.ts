@@ -55,9 +55,7 @@ import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'undici';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs, positiveNumber } from './args.js';
 import { BARE_PROXY_CONNECTIONS } from './bare-proxy.js';
-import { headerLine, machineEnvironment } from './environment.js';
 import { ForeignCpu, NOISY_CORES } from './foreign-cpu.js';
 import {
   check,
@@ -79,7 +77,9 @@ import {
 } from './gateway-measure.js';
 import { ProcessGroup, type ServerProcess } from './gateway-processes.js';
 import { formatRate, judge, printTable, printVerdicts } from './gateway-report.js';
+import { parseBenchArgs, positiveNumber } from './lib/args.js';
 import { guardChildren } from './lib/child-processes.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { ensurePortkey, PORTKEY_CACHE_DIR, type PortkeyAvailability } from './portkey.js';
 
 /** Concurrent connections of the throughput runs. */

@@ -33,9 +33,9 @@ import xzDecompress from 'xz-decompress';
 import { MemoryTier } from '../src/cache/memory-tier.js';
 import { ConfigError } from '../src/shared/errors.js';
 import { createRandom } from '../src/shared/random.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
 import { findDataDir } from './lib/data-dir.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { mean } from './lib/stats.js';
 
 // ------------------------------------------------------------------ reference figures

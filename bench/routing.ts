@@ -22,9 +22,9 @@
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { formatUsd } from '../src/cost/money.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
 import { guardChildren } from './lib/child-processes.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { CANDIDATES, type CostResult, measureCost, STRONGEST } from './routing-cost.js';
 import { ms, percent, tableRow } from './routing-measure.js';
 import { UpstreamGroup } from './routing-processes.js';

@@ -22,8 +22,8 @@ import { localEmbedder } from '../src/semantic/local-embedder.js';
 import { fitLogistic, predict } from '../src/semantic/logistic.js';
 import type { OperatingPoint, VerifierParams } from '../src/semantic/verifier.js';
 import { createRandom } from '../src/shared/random.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import {
   dot,
   embedCached,

@@ -32,8 +32,8 @@ import {
 import { ExactIndex, HnswIndex } from '../src/semantic/vector-index.js';
 import { Verifier } from '../src/semantic/verifier.js';
 import { createRandom } from '../src/shared/random.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { quantileOfSorted } from './lib/stats.js';
 import {
   dot,

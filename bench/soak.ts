@@ -32,9 +32,9 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs, positiveNumber } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
 import { EMBEDDED_KEY, ProcessGroup, type ServerProcess } from './gateway-processes.js';
+import { parseBenchArgs, positiveNumber } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { quantile } from './lib/stats.js';
 
 const CHAT_PATH = '/v1/chat/completions';
