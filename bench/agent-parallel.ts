@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { createToolExecutor, defineTool, type ToolCall } from '../src/tools/index.js';
-import { burnCpu, type DurationSummary, sleep, summarize } from './agent-timing.js';
+import { burnCpu, sleep } from './agent-timing.js';
+import { type DurationSummary, summarize } from './lib/stats.js';
 
 export const PARALLEL_TOOLS = 8;
 export const WAIT_MS = 20;

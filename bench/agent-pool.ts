@@ -10,7 +10,8 @@
  * taken around `await pool.acquire(...)` by the caller, and checked against the lease's `warm`.
  */
 import { createWarmPool } from '../src/pool/index.js';
-import { burnCpu, type DurationSummary, sleep, summarize } from './agent-timing.js';
+import { burnCpu, sleep } from './agent-timing.js';
+import { type DurationSummary, summarize } from './lib/stats.js';
 
 export const CREATE_WAIT_MS = 30;
 export const CREATE_CPU_KILOBYTES = 1_024;

@@ -1,7 +1,7 @@
 /**
  * Part 2 of `sluice bench agent`: the tool executor's cache on a replayed agent workload.
  *
- * The workload is generated here, deterministically (mulberry32, fixed seed): an agent's tool
+ * The workload is generated here, deterministically (fixed seed): an agent's tool
  * calls over ten tools, grouped in turns of 1–3 parallel calls (one assistant message each).
  * Arguments are drawn from Zipf distributions (s = 1) over each tool's values; every call also
  * carries the volatile parameters agents and frameworks add (`request_id`, `trace_id`,
@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import { createCache, ManualClock } from '../src/cache/index.js';
+import { createRandom } from '../src/shared/random.js';
 import {
   CacheKeyBuilder,
   createToolExecutor,
@@ -28,7 +29,7 @@ import {
   type ToolDefinition,
   type ToolExecutorStats,
 } from '../src/tools/index.js';
-import { mulberry32, sleep } from './agent-timing.js';
+import { sleep } from './agent-timing.js';
 
 /** Agent time between two turns (model latency + thinking), ms. */
 export const TURN_MS = 5_000;
@@ -313,7 +314,7 @@ function zipfSampler(random: () => number): (n: number) => number {
 
 /** `calls` tool calls in turns of 1–3 (60% / 25% / 15%), deterministic for a seed. */
 export function generateToolWorkload(calls: number, seed = WORKLOAD_SEED): ToolWorkload {
-  const random = mulberry32(seed);
+  const random = createRandom(seed);
   const draws: Draws = {
     zipf: zipfSampler(random),
     uniform: random,

@@ -41,8 +41,8 @@ import {
   TURN_MS,
   WORKLOAD_SEED,
 } from './agent-tools.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 
 /** Budgets as multiples of each session's own `budgetTokens`. */
 const BUDGET_FACTORS = [0.75, 1, 1.5] as const;

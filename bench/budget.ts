@@ -32,8 +32,9 @@ import { Pool } from 'undici';
 import { tokenizerForModel } from '../src/cost/tokens.js';
 import { createGateway, type Gateway } from '../src/gateway/index.js';
 import { createMockProvider } from '../src/mock-provider/index.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
+import { quantile } from './lib/stats.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const requireModule = createRequire(import.meta.url);
@@ -43,11 +44,6 @@ interface Target {
   gateway: Gateway;
   pool: Pool;
   samples: number[];
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 function redisUrl(db: number): string {

@@ -41,8 +41,9 @@ import {
   sqliteStore,
 } from '../src/cache/index.js';
 import { coarseClock } from '../src/shared/clock.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, type MachineEnvironment, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, type MachineEnvironment, machineEnvironment } from './lib/environment.js';
+import { quantileOfSorted } from './lib/stats.js';
 
 // ------------------------------------------------------------------ harness
 
@@ -126,9 +127,6 @@ const median = (sorted: readonly number[]): number => {
     ? (sorted[middle] ?? Number.NaN)
     : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 };
-
-const percentile = (sorted: Float64Array, p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 
 interface RoundResult {
   ops: number;
@@ -228,8 +226,8 @@ async function measureGroup(contenders: Contender[], settings: Settings): Promis
     let p99Ns: number | null = null;
     if (total.latencies.length > 0) {
       const sorted = Float64Array.from(total.latencies).sort();
-      p50Ns = percentile(sorted, 0.5) * 1e6;
-      p99Ns = percentile(sorted, 0.99) * 1e6;
+      p50Ns = quantileOfSorted(sorted, 0.5) * 1e6;
+      p99Ns = quantileOfSorted(sorted, 0.99) * 1e6;
     }
     const expectedRatio = contender.expect === 'write' ? 1 : total.good / total.ops;
     return {

@@ -9,6 +9,7 @@ import autocannon from 'autocannon';
 import { Client } from 'undici';
 import { type ForeignCpu, processCpuMs, quietRounds } from './foreign-cpu.js';
 import type { ServerProcess } from './gateway-processes.js';
+import { quantileOfSorted } from './lib/stats.js';
 
 /**
  * The request every target is sent: a non-streaming chat completion, by default a small one
@@ -470,9 +471,6 @@ export async function measureAllocation(
 
 // ------------------------------------------------------------------ latency at one connection
 
-const percentile = (sorted: Float64Array, p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
-
 /** The latency phase: its rounds, and which of them the figures use. */
 export interface LatencyPhase {
   rounds: number;
@@ -550,8 +548,8 @@ export async function measureLatency(
     row.latency = {
       samples: sorted.length,
       meanMs: total / sorted.length,
-      p50Ms: percentile(sorted, 0.5),
-      p99Ms: percentile(sorted, 0.99),
+      p50Ms: quantileOfSorted(sorted, 0.5),
+      p99Ms: quantileOfSorted(sorted, 0.99),
     };
     const failed = failures.get(target.id) ?? 0;
     if (failed > 0) {

@@ -21,6 +21,7 @@ import { createGateway } from '../src/gateway/index.js';
 import { createMockProvider, type MockProviderStats } from '../src/mock-provider/index.js';
 import { createBareProxy } from './bare-proxy.js';
 import { EMBEDDED_KEY } from './gateway-processes.js';
+import { exitOnDisconnect } from './lib/child-processes.js';
 
 /** The servers this process can run. */
 export type TargetRole = 'mock' | 'bare' | 'sluice' | 'sluice-embedded';
@@ -189,18 +190,7 @@ async function main(): Promise<void> {
   }
   const [role = '', upstreamUrl, route, sqliteMaxBytes] = process.argv.slice(2);
   let server: RunningServer | undefined;
-  let closing = false;
-  const shutDown = (): void => {
-    if (closing) return;
-    closing = true;
-    setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS).unref();
-    const done = (): never => process.exit(0);
-    if (server === undefined) done();
-    else server.close().then(done, done);
-  };
-  process.once('SIGINT', shutDown);
-  process.once('SIGTERM', shutDown);
-  process.once('disconnect', shutDown);
+  const shutDown = exitOnDisconnect(() => server?.close(), CLOSE_TIMEOUT_MS);
   const sampler = new AllocationSampler();
   process.on('message', (message: TargetCommand) => {
     if (message.type === 'close') shutDown();

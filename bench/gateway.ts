@@ -55,9 +55,7 @@ import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'undici';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs, positiveNumber } from './args.js';
 import { BARE_PROXY_CONNECTIONS } from './bare-proxy.js';
-import { headerLine, machineEnvironment } from './environment.js';
 import { ForeignCpu, NOISY_CORES } from './foreign-cpu.js';
 import {
   check,
@@ -79,6 +77,9 @@ import {
 } from './gateway-measure.js';
 import { ProcessGroup, type ServerProcess } from './gateway-processes.js';
 import { formatRate, judge, printTable, printVerdicts } from './gateway-report.js';
+import { parseBenchArgs, positiveNumber } from './lib/args.js';
+import { guardChildren } from './lib/child-processes.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { ensurePortkey, PORTKEY_CACHE_DIR, type PortkeyAvailability } from './portkey.js';
 
 /** Concurrent connections of the throughput runs. */
@@ -272,34 +273,6 @@ async function startServers(
   return { mock, targets, portkeySkipped, portkeyName, portkey };
 }
 
-/**
- * Stops every child process on SIGINT / SIGTERM, kills them if this process exits, and bounds
- * the whole run in time. Returns the undo function.
- */
-function guard(group: ProcessGroup, abort: AbortController, budgetSeconds: number): () => void {
-  const killOnExit = (): void => group.killAllNow();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`\n${signal}: stopping the gateway benchmark and its child processes`);
-    abort.abort();
-    void group.closeAll().finally(() => process.exit(130));
-  };
-  process.on('exit', killOnExit);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const watchdog = setTimeout(() => {
-    console.error(`\nthe gateway benchmark did not finish within ${budgetSeconds} s: stopping`);
-    abort.abort();
-    void group.closeAll().finally(() => process.exit(1));
-  }, budgetSeconds * 1_000);
-  watchdog.unref();
-  return () => {
-    clearTimeout(watchdog);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', killOnExit);
-  };
-}
-
 const cores = (value: number | null): string =>
   value === null ? 'n/a' : `${value.toFixed(2)} cores${value > NOISY_CORES ? ' (noisy)' : ''}`;
 
@@ -333,7 +306,7 @@ request: ${settings.promptKb === 0 ? 'a small chat completion (Say hello)' : `a 
       settings.latencyRequests * 0.05 +
       settings.allocationRequests * 0.004,
   );
-  const unguard = guard(group, abort, budgetSeconds);
+  const unguard = guardChildren(group, abort, 'gateway', budgetSeconds);
   const clients = new Map<TargetId, Client>();
   const rows = new Map<TargetId, TargetRow>();
   let portkey: PortkeyAvailability = { available: false, reason: 'not tried' };

@@ -21,9 +21,10 @@
  *   to `MemoryTier.set`; the hit-ratio replays pass 0 (cost unknown), and give the
  *   "cost 0" columns.
  */
-import { readFileSync, statSync } from 'node:fs';
+
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -31,8 +32,11 @@ import { LRUCache } from 'lru-cache';
 import xzDecompress from 'xz-decompress';
 import { MemoryTier } from '../src/cache/memory-tier.js';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { createRandom } from '../src/shared/random.js';
+import { parseBenchArgs } from './lib/args.js';
+import { findDataDir } from './lib/data-dir.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
+import { mean } from './lib/stats.js';
 
 // ------------------------------------------------------------------ reference figures
 
@@ -93,40 +97,6 @@ const COST_SIGMA = 1.5;
 
 // ------------------------------------------------------------------ data
 
-/** `$SLUICE_DATA_DIR`, else the first `<dir>/../shared/data` above the working directory. */
-function findDataDir(): string {
-  const isDir = (path: string): boolean => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  const fromEnv = process.env.SLUICE_DATA_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const dir = resolve(fromEnv);
-    if (!isDir(join(dir, 'traces'))) {
-      throw new ConfigError(
-        `SLUICE_DATA_DIR=${fromEnv}: no traces/ directory in ${dir} (expected the shared data directory, holding traces/lirs and traces/cache2k)`,
-      );
-    }
-    return dir;
-  }
-  const searched: string[] = [];
-  let dir = process.cwd();
-  for (;;) {
-    const candidate = resolve(dir, '..', 'shared', 'data');
-    if (!searched.includes(join(candidate, 'traces'))) searched.push(join(candidate, 'traces'));
-    if (isDir(join(candidate, 'traces'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new ConfigError(
-    `trace data not found: set SLUICE_DATA_DIR to the shared data directory (the one holding traces/), or run from inside a checkout that has shared/data beside it. Looked in:\n  ${searched.join('\n  ')}`,
-  );
-}
-
 /** Text trace: one integer key per line; empty lines and `*` lines are skipped. */
 function parseTextTrace(text: Buffer, file: string): Float64Array {
   let lines = 1;
@@ -186,21 +156,9 @@ async function loadKeys(dataDir: string, name: string): Promise<Float64Array> {
     : parseBinaryTrace(await xzDecode(compressed), file);
 }
 
-/** Seeded 32-bit PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** `count` log-normal draws, e^(σ·z) with z standard normal (Box-Muller). */
 function logNormalCosts(count: number, sigma: number, seed: number): Float64Array {
-  const random = mulberry32(seed);
+  const random = createRandom(seed);
   const costs = new Float64Array(count);
   for (let index = 0; index < count; index += 2) {
     const radius = Math.sqrt(-2 * Math.log(1 - random()));
@@ -341,12 +299,6 @@ function gap(hitRatio: number, lru: number, opt: number): number | null {
   return opt === lru ? null : (hitRatio - lru) / (opt - lru);
 }
 
-function mean(values: readonly number[]): number {
-  let sum = 0;
-  for (const value of values) sum += value;
-  return values.length === 0 ? Number.NaN : sum / values.length;
-}
-
 // ------------------------------------------------------------------ output
 
 const pad = (text: string, width: number): string => text.padStart(width);
@@ -401,7 +353,7 @@ export async function run(args: string[]): Promise<void> {
   const candidates = policies.filter((policy) => policy !== 'lru');
   const contenders = ['lru-cache', ...policies.map((policy) => `sluice-${policy}`)];
 
-  const dataDir = findDataDir();
+  const dataDir = findDataDir('traces', 'trace data');
   const specs = quick ? TRACES.filter((spec) => spec.name.startsWith('lirs/')) : TRACES;
   const environment = {
     ...machineEnvironment(),

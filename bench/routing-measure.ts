@@ -1,13 +1,5 @@
 /** Small measuring tools shared by the routing benchmark's phases. */
 
-/** The `q` quantile (nearest rank) of `values`; NaN when empty. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((left, right) => left - right);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1] as number;
-}
-
 /** Runs `task(0)` … `task(count - 1)` with at most `concurrency` in flight; results in order. */
 export async function runConcurrently<T>(
   count: number,

@@ -27,7 +27,8 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { createGateway, type Gateway, type GatewayConfigFile } from '../src/gateway/index.js';
 import type { MockProviderSettings } from '../src/mock-provider/index.js';
-import { quantile, runConcurrently } from './routing-measure.js';
+import { quantile } from './lib/stats.js';
+import { runConcurrently } from './routing-measure.js';
 import type { Upstream, UpstreamGroup } from './routing-processes.js';
 
 /** The gateway's provider timeout, and the direct client's. */

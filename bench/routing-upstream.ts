@@ -17,6 +17,7 @@ import {
   type MockProviderSettings,
   type MockProviderStats,
 } from '../src/mock-provider/index.js';
+import { exitOnDisconnect } from './lib/child-processes.js';
 
 /** Messages the benchmark sends to an upstream process. */
 export type UpstreamCommand = { type: 'stats' } | { type: 'reset' };
@@ -41,18 +42,7 @@ async function main(): Promise<void> {
     return;
   }
   let provider: MockProvider | undefined;
-  let closing = false;
-  const shutDown = (): void => {
-    if (closing) return;
-    closing = true;
-    setTimeout(() => process.exit(0), CLOSE_TIMEOUT_MS).unref();
-    const done = (): never => process.exit(0);
-    if (provider === undefined) done();
-    else provider.close().then(done, done);
-  };
-  process.once('SIGINT', shutDown);
-  process.once('SIGTERM', shutDown);
-  process.once('disconnect', shutDown);
+  const shutDown = exitOnDisconnect(() => provider?.close(), CLOSE_TIMEOUT_MS);
   process.on('message', (command: UpstreamCommand) => {
     if (provider === undefined) return;
     if (command.type === 'reset') provider.reset();

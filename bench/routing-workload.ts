@@ -14,6 +14,7 @@
  * would for work it knows needs a stronger model: 0.7 for a customer-facing chat, 0.75 for a
  * legal document, 0.85 for production code, 0.9 for a proof.
  */
+import { createRandom } from '../src/shared/random.js';
 
 export type WorkloadKind = 'chat' | 'document' | 'code' | 'reasoning';
 
@@ -43,18 +44,6 @@ const STATED_MIN_QUALITY: Readonly<Record<WorkloadKind, number>> = {
   code: 0.85,
   reasoning: 0.9,
 };
-
-/** Mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Random = () => number;
 
@@ -247,7 +236,7 @@ const BUILDERS: Readonly<Record<WorkloadKind, (random: Random) => Record<string,
 
 /** `count` requests of the mixed workload, the same for the same seed. */
 export function mixedWorkload(count: number, seed = 20_260_101): WorkloadRequest[] {
-  const random = seeded(seed);
+  const random = createRandom(seed);
   const requests: WorkloadRequest[] = [];
   for (let index = 0; index < count; index++) {
     let draw = random();

@@ -22,8 +22,9 @@
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { formatUsd } from '../src/cost/money.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { parseBenchArgs } from './lib/args.js';
+import { guardChildren } from './lib/child-processes.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import { CANDIDATES, type CostResult, measureCost, STRONGEST } from './routing-cost.js';
 import { ms, percent, tableRow } from './routing-measure.js';
 import { UpstreamGroup } from './routing-processes.js';
@@ -43,34 +44,6 @@ const DIRECT_TOLERANCE = 0.05;
 const TIMEOUT_SLACK_MS = 100;
 /** The whole run is stopped after this long (it normally takes well under a minute). */
 const WATCHDOG_SECONDS = 300;
-
-/**
- * Stops every child process on SIGINT / SIGTERM, kills them if this process exits, and bounds
- * the whole run in time. Returns the undo function.
- */
-function guard(group: UpstreamGroup, abort: AbortController): () => void {
-  const killOnExit = (): void => group.killAllNow();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    console.error(`\n${signal}: stopping the routing benchmark and its child processes`);
-    abort.abort();
-    void group.closeAll().finally(() => process.exit(130));
-  };
-  process.on('exit', killOnExit);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const watchdog = setTimeout(() => {
-    console.error(`\nthe routing benchmark did not finish within ${WATCHDOG_SECONDS} s: stopping`);
-    abort.abort();
-    void group.closeAll().finally(() => process.exit(1));
-  }, WATCHDOG_SECONDS * 1_000);
-  watchdog.unref();
-  return () => {
-    clearTimeout(watchdog);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', killOnExit);
-  };
-}
 
 function verdict(pass: boolean, text: string): string {
   return `${pass ? 'PASS' : 'FAIL'}  ${text}`;
@@ -287,7 +260,7 @@ export async function run(args: string[]): Promise<void> {
 
   const group = new UpstreamGroup();
   const abort = new AbortController();
-  const unguard = guard(group, abort);
+  const unguard = guardChildren(group, abort, 'routing', WATCHDOG_SECONDS);
   let resilience: ResilienceResult;
   let cost: CostResult;
   try {

@@ -3,14 +3,16 @@
  * (`semantic-fit.ts`): the paraphrase data sets, a seeded sampler, and an on-disk cache of
  * embeddings under the OS temp folder so re-runs skip the model.
  */
+
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Embedder } from '../src/semantic/embedder.js';
-import { ConfigError } from '../src/shared/errors.js';
+import { createRandom } from '../src/shared/random.js';
+import { findDataDir } from './lib/data-dir.js';
 
 export interface QqpPair {
   a: string;
@@ -23,34 +25,9 @@ export interface ParaphrasePair {
   similar: string;
 }
 
-/** `$SLUICE_DATA_DIR`, else the first `<dir>/../shared/data` above the working directory. */
+/** The `semantic/` folder of the shared data directory (see `lib/data-dir.ts`). */
 export function findSemanticDataDir(): string {
-  const isDir = (path: string): boolean => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  };
-  const fromEnv = process.env.SLUICE_DATA_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const dir = resolve(fromEnv);
-    if (!isDir(join(dir, 'semantic'))) {
-      throw new ConfigError(`SLUICE_DATA_DIR=${fromEnv}: no semantic/ directory in ${dir}`);
-    }
-    return join(dir, 'semantic');
-  }
-  let dir = process.cwd();
-  for (;;) {
-    const candidate = resolve(dir, '..', 'shared', 'data', 'semantic');
-    if (isDir(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  throw new ConfigError(
-    'semantic data not found: set SLUICE_DATA_DIR to the shared data directory (the one holding semantic/)',
-  );
+  return join(findDataDir('semantic', 'semantic data'), 'semantic');
 }
 
 export function loadQqp(dataDir: string, split: 'dev' | 'test'): QqpPair[] {
@@ -70,18 +47,6 @@ export function loadParaphrases(dataDir: string): ParaphrasePair[] {
   ) as ParaphrasePair[];
 }
 
-/** mulberry32: a small seeded PRNG, so every run samples the same rows. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function shuffled<Item>(items: readonly Item[], random: () => number): Item[] {
   const copy = [...items];
   for (let index = copy.length - 1; index > 0; index--) {
@@ -97,7 +62,7 @@ export function stratifiedSample(
   count: number,
   seed: number,
 ): QqpPair[] {
-  const random = seededRandom(seed);
+  const random = createRandom(seed);
   const positives = shuffled(
     pairs.filter((pair) => pair.duplicate),
     random,
@@ -159,10 +124,4 @@ export function dot(left: Float32Array, right: Float32Array): number {
     sum += (left[index] as number) * (right[index] as number);
   }
   return sum;
-}
-
-export function percentile(sorted: readonly number[], share: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1));
-  return sorted[index] as number;
 }

@@ -21,14 +21,14 @@ import { analyzeText, comparePair, FEATURE_NAMES, GUARD_NAMES } from '../src/sem
 import { localEmbedder } from '../src/semantic/local-embedder.js';
 import { fitLogistic, predict } from '../src/semantic/logistic.js';
 import type { OperatingPoint, VerifierParams } from '../src/semantic/verifier.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { createRandom } from '../src/shared/random.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
 import {
   dot,
   embedCached,
   findSemanticDataDir,
   loadQqp,
-  seededRandom,
   shuffled,
   stratifiedSample,
 } from './semantic-data.js';
@@ -88,7 +88,7 @@ export async function run(args: string[]): Promise<void> {
 
   const order = shuffled(
     scored.map((_, index) => index),
-    seededRandom(seed + 1),
+    createRandom(seed + 1),
   );
   const fitCount = Math.round(order.length * FIT_SHARE);
   const fitSet = order.slice(0, fitCount).map((index) => scored[index] as ScoredPair);

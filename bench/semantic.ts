@@ -31,16 +31,16 @@ import {
 } from '../src/semantic/semantic-cache.js';
 import { ExactIndex, HnswIndex } from '../src/semantic/vector-index.js';
 import { Verifier } from '../src/semantic/verifier.js';
-import { parseBenchArgs } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
+import { createRandom } from '../src/shared/random.js';
+import { parseBenchArgs } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
+import { quantileOfSorted } from './lib/stats.js';
 import {
   dot,
   embedCached,
   findSemanticDataDir,
   loadParaphrases,
   loadQqp,
-  percentile,
-  seededRandom,
   stratifiedSample,
 } from './semantic-data.js';
 
@@ -251,7 +251,7 @@ interface CrossoverRow {
 }
 
 function indexCrossover(quick: boolean): CrossoverRow[] {
-  const random = seededRandom(7);
+  const random = createRandom(7);
   const rows: CrossoverRow[] = [];
   for (const size of quick ? [128, 256, 512, 1024] : [64, 128, 256, 512, 1024, 2048, 4096]) {
     const exact = new ExactIndex(DIMENSIONS, size);
@@ -289,7 +289,7 @@ async function lookupLatency(
   local: Embedder,
   queryTexts: string[],
 ): Promise<LatencyRow> {
-  const random = seededRandom(size);
+  const random = createRandom(size);
   const known = new Map<string, Float32Array>();
   // Stored texts get synthetic vectors; query texts are embedded by the local model.
   const stored = Array.from(
@@ -335,7 +335,11 @@ async function lookupLatency(
   await cache.close();
   const summary = (samples: number[]) => {
     const sorted = [...samples].sort((left, right) => left - right);
-    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), lookups: sorted.length };
+    return {
+      p50: quantileOfSorted(sorted, 0.5),
+      p99: quantileOfSorted(sorted, 0.99),
+      lookups: sorted.length,
+    };
   };
   return {
     entries: size,

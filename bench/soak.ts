@@ -32,9 +32,10 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../src/shared/errors.js';
-import { parseBenchArgs, positiveNumber } from './args.js';
-import { headerLine, machineEnvironment } from './environment.js';
 import { EMBEDDED_KEY, ProcessGroup, type ServerProcess } from './gateway-processes.js';
+import { parseBenchArgs, positiveNumber } from './lib/args.js';
+import { headerLine, machineEnvironment } from './lib/environment.js';
+import { quantile } from './lib/stats.js';
 
 const CHAT_PATH = '/v1/chat/completions';
 const CONNECTIONS = 20;
@@ -143,12 +144,6 @@ async function healthzMs(origin: string): Promise<number | null> {
   }
 }
 
-function percentile(values: readonly number[], fraction: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? null;
-}
-
 // ------------------------------------------------------------------ soak
 
 /** A ~1 KB user message, different for every request. */
@@ -251,7 +246,7 @@ async function soak(
       l3MaxBytes: Math.max(...samples.map((each) => each.l3Bytes)),
       l3EndBytes: last?.l3Bytes ?? 0,
       ledgerEndBytes: sqliteBytes(join(folder, 'ledger.db')),
-      healthzP99Ms: percentile(healthz, 0.99),
+      healthzP99Ms: healthz.length === 0 ? null : quantile(healthz, 0.99),
       healthzMaxMs: healthz.length === 0 ? null : Math.max(...healthz),
       samples,
     };

@@ -17,6 +17,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
 import { type HealthReporter, unreported } from '../shared/health.js';
+import { positiveInteger } from '../shared/integers.js';
 import {
   type BatchClient,
   type BatchEndpoint,
@@ -269,13 +270,6 @@ const ENDPOINTS: readonly BatchEndpoint[] = [
   '/v1/completions',
 ];
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -341,16 +335,16 @@ class SqliteDeferredQueue implements DeferredQueue {
       options.offPeak === undefined ? undefined : createOffPeakSchedule(options.offPeak);
     this.#client = options.batchClient;
     this.#price = options.price;
-    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 4);
-    this.#maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? 3);
+    this.#concurrency = positiveInteger(options.concurrency ?? 4, 'concurrency');
+    this.#maxAttempts = positiveInteger(options.maxAttempts ?? 3, 'maxAttempts');
     this.#retryDelayMs = parseDuration(options.retryDelay ?? '30s', 'retryDelay');
     this.#maxRetryDelayMs = parseDuration(options.maxRetryDelay ?? '1h', 'maxRetryDelay');
-    this.#maxBatchRequests = positiveInteger('maxBatchRequests', options.maxBatchRequests ?? 5_000);
-    this.#maxBatchBytes = positiveInteger('maxBatchBytes', options.maxBatchBytes ?? 100_000_000);
+    this.#maxBatchRequests = positiveInteger(options.maxBatchRequests ?? 5_000, 'maxBatchRequests');
+    this.#maxBatchBytes = positiveInteger(options.maxBatchBytes ?? 100_000_000, 'maxBatchBytes');
     this.#pollIntervalMs = parseDuration(options.pollInterval ?? '1m', 'pollInterval');
     this.#expireAfterMs = parseDuration(options.expireAfter ?? '48h', 'expireAfter');
     this.#retainForMs = parseDuration(options.retainFor ?? '7d', 'retainFor');
-    this.#maxQueued = positiveInteger('maxQueued', options.maxQueued ?? 100_000);
+    this.#maxQueued = positiveInteger(options.maxQueued ?? 100_000, 'maxQueued');
     this.#deleteFiles = options.deleteFiles ?? true;
     this.#onError = options.onError;
     this.#health = options.health ?? unreported;

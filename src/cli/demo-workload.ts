@@ -3,6 +3,7 @@
  * popular questions word for word, reword some of them, run multi-turn conversations and
  * call tools. Deterministic for a seed, so two runs measure the same traffic.
  */
+import { createRandom } from '../shared/random.js';
 
 export interface DemoMessage {
   role: 'system' | 'user' | 'assistant' | 'tool';
@@ -123,18 +124,6 @@ const SEARCH_TOOL: DemoTool = {
   },
 };
 
-/** mulberry32: a small seeded generator, enough for picking workload items. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** An index skewed towards the start (popular items), Zipf-like with exponent ~1. */
 function popular(random: () => number, size: number): number {
   return Math.min(size - 1, Math.floor(size ** random()) - 1);
@@ -142,7 +131,7 @@ function popular(random: () => number, size: number): number {
 
 /** Builds `sessionCount` sessions mixing the three agents (half support, a quarter each other). */
 export function demoSessions(sessionCount: number, seed = 7): DemoSession[] {
-  const random = seeded(seed);
+  const random = createRandom(seed);
   const sessions: DemoSession[] = [];
   for (let index = 0; index < sessionCount; index++) {
     const pick = random();

@@ -5,6 +5,7 @@ import type { GatewayConfigFile } from '../gateway/config.js';
 import { createGateway } from '../gateway/gateway.js';
 import { createMockProvider } from '../mock-provider/index.js';
 import { ConfigError } from '../shared/errors.js';
+import { quantile } from '../shared/quantile.js';
 import { type DemoMessage, type DemoSession, demoSessions, searchResult } from './demo-workload.js';
 import { withTemporaryDirectory } from './temporary-directory.js';
 
@@ -224,10 +225,9 @@ function assembleStream(text: string): DemoMessage {
   return { role: 'assistant', content };
 }
 
-function percentile(values: readonly number[], quantile: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((left, right) => left - right);
-  return sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? 0;
+/** The `q` quantile of `values`; 0 when there are none. */
+function percentile(values: readonly number[], q: number): number {
+  return values.length === 0 ? 0 : quantile(values, q);
 }
 
 function count(values: readonly string[]): Record<string, number> {

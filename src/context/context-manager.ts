@@ -7,6 +7,7 @@ import { type PriceTable, price } from '../cost/prices.js';
 import { REPLY_PRIMING_TOKENS, type Tokenizer, tokenizerForModel } from '../cost/tokens.js';
 import { DEFAULT_MAX_OUTPUT_TOKENS } from '../cost/tracker.js';
 import { ConfigError } from '../shared/errors.js';
+import { integerAtLeast, nonNegativeInteger, positiveInteger } from '../shared/integers.js';
 import { ContextOverflowError } from './errors.js';
 import {
   DEFAULT_KEYWORDS,
@@ -27,7 +28,7 @@ import {
   spanKey,
   summaryMessage,
 } from './summary.js';
-import { integerOption, ratioOption } from './validate.js';
+import { ratioOption } from './validate.js';
 
 /** Model used for token counts when neither the call nor the options name one. */
 export const DEFAULT_COUNTING_MODEL = 'gpt-4o';
@@ -232,8 +233,8 @@ export function createContextManager(options: ContextManagerOptions = {}): Conte
       maxTokens = known.contextWindow;
       reserve ??= known.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS;
     }
-    integerOption('maxTokens', maxTokens, { min: 1 });
-    integerOption('reserveForOutput', reserve ?? 0);
+    positiveInteger(maxTokens, 'maxTokens');
+    nonNegativeInteger(reserve ?? 0, 'reserveForOutput');
     const tools = fitOptions.tools ?? [];
     const budget = maxTokens - (reserve ?? 0) - tokenizer.countTools(tools);
     if (budget <= REPLY_PRIMING_TOKENS) {
@@ -443,9 +444,9 @@ interface ResolvedOptions {
 }
 
 function resolveOptions(options: ContextManagerOptions): ResolvedOptions {
-  if (options.maxTokens !== undefined) integerOption('maxTokens', options.maxTokens, { min: 1 });
+  if (options.maxTokens !== undefined) positiveInteger(options.maxTokens, 'maxTokens');
   if (options.reserveForOutput !== undefined) {
-    integerOption('reserveForOutput', options.reserveForOutput);
+    nonNegativeInteger(options.reserveForOutput, 'reserveForOutput');
   }
   const compactTo = ratioOption('compactTo', options.compactTo ?? 0.7, { exclusiveMin: true });
   const retainedShare = ratioOption('retainedShare', options.retainedShare ?? 0.15);
@@ -466,11 +467,11 @@ function resolveOptions(options: ContextManagerOptions): ResolvedOptions {
     throw new ConfigError(`summaryRole must be 'user' or 'system', got ${String(summaryRole)}`);
   }
   const lengthSaturation = options.lengthSaturation ?? DEFAULT_LENGTH_SATURATION;
-  integerOption('lengthSaturation', lengthSaturation, { min: 1 });
+  positiveInteger(lengthSaturation, 'lengthSaturation');
   const table = options.priceTable;
   return {
-    recentMessages: integerOption('recentMessages', options.recentMessages ?? 4, { min: 1 }),
-    recentUserMessages: integerOption('recentUserMessages', options.recentUserMessages ?? 2),
+    recentMessages: positiveInteger(options.recentMessages ?? 4, 'recentMessages'),
+    recentUserMessages: nonNegativeInteger(options.recentUserMessages ?? 2, 'recentUserMessages'),
     pinned: options.pinned,
     weights: resolveWeights(options.weights),
     roleScores: resolveRoleScores(options.roleScores),
@@ -481,13 +482,9 @@ function resolveOptions(options: ContextManagerOptions): ResolvedOptions {
     headShare,
     retainThreshold: ratioOption('retainThreshold', options.retainThreshold ?? 0.35),
     summarize: options.summarize,
-    summaryMaxTokens: integerOption('summaryMaxTokens', options.summaryMaxTokens ?? 512, {
-      min: 16,
-    }),
+    summaryMaxTokens: integerAtLeast(options.summaryMaxTokens ?? 512, 16, 'summaryMaxTokens'),
     summaryRole,
-    summaryCacheSize: integerOption('summaryCacheSize', options.summaryCacheSize ?? 256, {
-      min: 1,
-    }),
+    summaryCacheSize: positiveInteger(options.summaryCacheSize ?? 256, 'summaryCacheSize'),
     priceTable: table === undefined ? price : (model) => table.price(model),
   };
 }

@@ -20,9 +20,10 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { nonNegativeInteger, positiveInteger } from '../shared/integers.js';
 import { IndexedMinHeap } from './heap.js';
 import { SearchIndex } from './memory-search.js';
-import { integerOption, ratioOption } from './validate.js';
+import { ratioOption } from './validate.js';
 
 /** What a memory is. Any string; these are the usual ones. */
 export type MemoryKind = 'fact' | 'observation' | 'plan' | 'tool-result' | (string & {});
@@ -266,7 +267,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   const maxEntries =
     options.maxEntries === undefined
       ? undefined
-      : integerOption('maxEntries', options.maxEntries, { min: 1 });
+      : positiveInteger(options.maxEntries, 'maxEntries');
   const maxBytes =
     options.maxBytes === undefined ? undefined : parseBytes(options.maxBytes, 'maxBytes');
   if (maxEntries === undefined && maxBytes === undefined) {
@@ -488,7 +489,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     },
 
     search(text, searchOptions = {}) {
-      const limit = integerOption('limit', searchOptions.limit ?? 10, { min: 1 });
+      const limit = positiveInteger(searchOptions.limit ?? 10, 'limit');
       const kinds = searchOptions.kinds === undefined ? undefined : new Set(searchOptions.kinds);
       const stageFilter =
         searchOptions.stages === undefined ? undefined : new Set(searchOptions.stages);
@@ -527,7 +528,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         maxEntries ?? Number.POSITIVE_INFINITY,
         cleanupOptions.maxEntries === undefined
           ? Number.POSITIVE_INFINITY
-          : integerOption('maxEntries', cleanupOptions.maxEntries),
+          : nonNegativeInteger(cleanupOptions.maxEntries, 'maxEntries'),
       );
       const byteTarget = Math.min(
         maxBytes ?? Number.POSITIVE_INFINITY,
@@ -543,7 +544,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     },
 
     compress(maxTokens, compressOptions = {}) {
-      integerOption('maxTokens', maxTokens);
+      nonNegativeInteger(maxTokens, 'maxTokens');
       const order = compressOptions.order ?? 'chronological';
       const count = tokenizerOf().count;
       const candidates = ordered();

@@ -1,17 +1,6 @@
 /** Option checks shared by the context manager and the memory store; each names the option. */
 import { ConfigError } from '../shared/errors.js';
 
-export function integerOption(
-  name: string,
-  value: number,
-  { min = 0 }: { min?: number } = {},
-): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer >= ${min}, got ${value}`);
-  }
-  return value;
-}
-
 /** A number in [min, max] (or (min, max] when `exclusiveMin`). */
 export function ratioOption(
   name: string,

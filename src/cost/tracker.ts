@@ -7,6 +7,7 @@
  * never an error: they cost zero with `known: false`, and the caller decides whether to warn.
  */
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { positiveIntegerOrUndefined } from '../shared/integers.js';
 import {
   type Nanos,
   PICOS_PER_NANO,
@@ -201,11 +202,11 @@ export function createCostTracker(options: CostTrackerOptions = {}): CostTracker
           tokenizer.countTools(arrayOrEmpty(request.functions), counting);
       const maxOutputTokens = embedding
         ? 0
-        : (positiveInteger(request.max_completion_tokens) ??
-          positiveInteger(request.max_tokens) ??
+        : (positiveIntegerOrUndefined(request.max_completion_tokens) ??
+          positiveIntegerOrUndefined(request.max_tokens) ??
           price?.maxOutputTokens ??
           defaultMaxOutputTokens);
-      const choices = embedding ? 1 : (positiveInteger(request.n) ?? 1);
+      const choices = embedding ? 1 : (positiveIntegerOrUndefined(request.n) ?? 1);
       let maxCostNanos = 0;
       if (price !== undefined) {
         const rates = price.picoPerToken;
@@ -323,10 +324,6 @@ function zeroBreakdown(): CostBreakdown {
 
 function arrayOrEmpty(value: unknown): readonly unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-function positiveInteger(value: number | null | undefined): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 function countEmbeddingInput(

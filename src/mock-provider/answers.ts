@@ -3,7 +3,8 @@
  * embedding, derived from a hash of the request, so tests and benchmarks are reproducible and a
  * cache in front of the mock sees stable bodies.
  */
-import { createRandom, HASH_START, hashText, mixHash, type Random, randomBelow } from './random.js';
+import { createRandom, type Random } from '../shared/random.js';
+import { HASH_START, hashText, mixHash, randomBelow } from './random.js';
 import type { ChatMessage, ChatRequest, ToolFunction, ToolParameter } from './requests.js';
 
 /** Longest text answer, in words, whatever `max_tokens` says: bounds the work per request. */

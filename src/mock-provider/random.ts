@@ -1,3 +1,5 @@
+import type { Random } from '../shared/random.js';
+
 /** FNV-1a offset basis: the starting state of {@link hashText}. */
 export const HASH_START = 0x811c9dc5;
 
@@ -20,20 +22,6 @@ export function mixHash(hash: number, value: number): number {
   state = Math.imul(state ^ (state >>> 16), 0x85ebca6b);
   state = Math.imul(state ^ (state >>> 13), 0xc2b2ae35);
   return (state ^ (state >>> 16)) >>> 0;
-}
-
-/** A seeded pseudo-random generator returning floats in [0, 1). */
-export type Random = () => number;
-
-/** mulberry32: a tiny, fast, seeded generator; the same seed always gives the same sequence. */
-export function createRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), state | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** An integer in [0, bound) drawn from `random`. */

@@ -8,9 +8,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../shared/clock.js';
 import { ConfigError } from '../shared/errors.js';
+import { createRandom, type Random } from '../shared/random.js';
 import { answerChat, MAX_ANSWER_WORDS } from './answers.js';
 import { BatchApiProblem, type MockBatchStats, MockBatchStore } from './batches.js';
-import { createRandom, type Random } from './random.js';
 import {
   InvalidRequest,
   MAX_EMBEDDING_DIMENSIONS,

@@ -2,6 +2,7 @@ import type { Clock } from '../shared/clock.js';
 import { parseDuration } from '../shared/duration.js';
 import type { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { nonNegativeInteger, positiveInteger } from '../shared/integers.js';
 import { LatencyHistogram, withTimeout } from '../telemetry/latency.js';
 import type { PoolKindOptions, ResourceContext } from './options.js';
 import type { DurationSummary, PoolEvents, PoolKindStats, PoolPlan } from './stats.js';
@@ -55,15 +56,6 @@ type CreateReason = PoolEvents['pool-resource-create']['reason'];
 
 /** setTimeout cannot wait longer than this. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-function positiveInteger(value: number, name: string, { allowZero = false } = {}): number {
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new ConfigError(
-      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`,
-    );
-  }
-  return value;
-}
 
 function fraction(value: number, name: string): number {
   if (!(value >= 0 && value <= 10) || !Number.isFinite(value)) {
@@ -198,7 +190,7 @@ export class KindPool<Resource> {
       throw new ConfigError(`${name}.max is required: a pool must be bounded`);
     }
     this.max = positiveInteger(options.max, `${name}.max`);
-    this.min = positiveInteger(options.min ?? 0, `${name}.min`, { allowZero: true });
+    this.min = nonNegativeInteger(options.min ?? 0, `${name}.min`);
     if (this.min > this.max) throw new ConfigError(`${name}.min must not exceed ${name}.max`);
     this.target = this.min;
     this.#acquireTimeoutMs = parseDuration(
@@ -228,9 +220,7 @@ export class KindPool<Resource> {
         : parseDuration(options.idleTimeout ?? '30m', `${name}.idleTimeout`, {
             allowInfinite: true,
           });
-    this.#maxWaiting = positiveInteger(options.maxWaiting ?? 1000, `${name}.maxWaiting`, {
-      allowZero: true,
-    });
+    this.#maxWaiting = nonNegativeInteger(options.maxWaiting ?? 1000, `${name}.maxWaiting`);
     this.destroyOnError = options.destroyOnError ?? true;
     if (options.autoscale !== false) {
       const autoscale = options.autoscale ?? {};

@@ -1,4 +1,6 @@
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { integerAtLeast } from '../shared/integers.js';
+import { quantileOfSorted } from '../shared/quantile.js';
 
 /** What one run of a kind of work used. Any field may be missing (not measured). */
 export interface ResourceUsage {
@@ -78,9 +80,8 @@ class SampleRing {
 
   /** Nearest-rank percentile of the held samples. */
   percentile(quantile: number): number {
-    const sorted = this.#values.slice(0, this.#size).sort();
-    const rank = Math.max(1, Math.ceil(quantile * sorted.length));
-    return sorted[rank - 1] ?? 0;
+    if (this.#size === 0) return 0;
+    return quantileOfSorted(this.#values.slice(0, this.#size).sort(), quantile);
   }
 }
 
@@ -224,13 +225,6 @@ export class ResourcePredictor {
 function nonNegative(value: number, name: string): number {
   if (!Number.isFinite(value) || value < 0) {
     throw new ConfigError(`${name} must be a non-negative number, got ${value}`);
-  }
-  return value;
-}
-
-function integerAtLeast(value: number, least: number, name: string): number {
-  if (!Number.isInteger(value) || value < least) {
-    throw new ConfigError(`${name} must be an integer of at least ${least}, got ${value}`);
   }
   return value;
 }

@@ -19,6 +19,7 @@ import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError } from '../shared/errors.js';
+import { positiveInteger } from '../shared/integers.js';
 import { isDeploymentFailure } from './errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -304,11 +305,4 @@ export class CircuitBreaker {
       this.events.emit('state-change', { name: this.name, from, to, at, cooldownMs });
     }
   }
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!(Number.isSafeInteger(value) && value >= 1)) {
-    throw new ConfigError(`${name} must be a positive integer, got ${value}`);
-  }
-  return value;
 }

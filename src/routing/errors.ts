@@ -3,7 +3,7 @@
  * or to count a failure is read from the error object (`isRetryable`, `status`, `retryAfterMs`,
  * `code`), never from its message.
  */
-import { SluiceError } from '../shared/errors.js';
+import { isRetryableError, SluiceError } from '../shared/errors.js';
 
 /** No deployment can serve the request: every candidate was rejected by a hard constraint. */
 export const NO_ROUTE_CODE = 'E_NO_ROUTE';
@@ -77,10 +77,8 @@ function fields(error: unknown): ErrorFields {
   return typeof error === 'object' && error !== null ? (error as ErrorFields) : {};
 }
 
-/** True only when the error says so: `error.isRetryable === true`. */
-export function isRetryableError(error: unknown): boolean {
-  return fields(error).isRetryable === true;
-}
+/** `isRetryableError` (true only when `error.isRetryable === true`) lives in `shared/errors`. */
+export { isRetryableError };
 
 /**
  * The error's `retryAfterMs` (e.g. parsed from a `retry-after` header) when it is a finite,

@@ -22,6 +22,7 @@ import { type Duration, parseDuration } from '../shared/duration.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
 import { type HealthReporter, unreported } from '../shared/health.js';
+import { positiveInteger } from '../shared/integers.js';
 import { unrefWhenIdle } from '../shared/redis-handles.js';
 import {
   MemoryRateLimitStore,
@@ -248,14 +249,6 @@ interface Verdict {
   readonly slot: SlotHold | undefined;
 }
 
-function positiveInteger(value: unknown, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive whole number, got ${String(value)}`);
-  }
-  return value;
-}
-
 function compileRule(config: RateLimitRule, index: number, windowSeconds: number): Rule {
   const at = `rules.${index}`;
   if (typeof config.scope !== 'string' || !SCOPE.test(config.scope)) {
@@ -263,9 +256,11 @@ function compileRule(config: RateLimitRule, index: number, windowSeconds: number
       `${at}.scope: expected global, key:NAME, model:NAME, tag:NAME or key:*, model:*, tag:*; got '${String(config.scope)}'`,
     );
   }
-  const requests = positiveInteger(config.requestsPerMinute, `${at}.requestsPerMinute`);
-  const tokens = positiveInteger(config.tokensPerMinute, `${at}.tokensPerMinute`);
-  const maxConcurrent = positiveInteger(config.maxConcurrent, `${at}.maxConcurrent`);
+  const optional = (value: unknown, name: string): number | undefined =>
+    value === undefined ? undefined : positiveInteger(value, `${at}.${name}`);
+  const requests = optional(config.requestsPerMinute, 'requestsPerMinute');
+  const tokens = optional(config.tokensPerMinute, 'tokensPerMinute');
+  const maxConcurrent = optional(config.maxConcurrent, 'maxConcurrent');
   if (requests === undefined && tokens === undefined && maxConcurrent === undefined) {
     throw new ConfigError(
       `${at} (${config.scope}) needs requestsPerMinute, tokensPerMinute or maxConcurrent`,

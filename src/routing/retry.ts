@@ -9,6 +9,7 @@
 import { type Clock, systemClock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
 import { ConfigError } from '../shared/errors.js';
+import { abortableSleep } from '../shared/sleep.js';
 import { DeadlineExceededError, isRetryableError, retryAfterOf } from './errors.js';
 
 /** What each attempt is given. */
@@ -207,21 +208,5 @@ async function runAttempt<T>(
   }
 }
 
-/** Resolves after `ms`; rejects with `signal.reason` as soon as the signal aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** The default `sleep` of `retry`, from `shared/sleep`. */
+export { abortableSleep };

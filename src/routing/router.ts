@@ -45,6 +45,7 @@ import {
 import { type Clock, systemClock } from '../shared/clock.js';
 import { Emitter } from '../shared/emitter.js';
 import { ConfigError, SluiceError } from '../shared/errors.js';
+import { positiveInteger, positiveIntegerOrUndefined } from '../shared/integers.js';
 import { Balancer, type BalancerOptions, type BalanceStrategy } from './balancer.js';
 import { type BreakerOptions, type BreakerStateChange, CircuitBreaker } from './breaker.js';
 import {
@@ -513,8 +514,9 @@ export function createRouter(options: RouterOptions): Router {
     const scoreWeights = alias?.weights ?? weights;
 
     const requestedOutput =
-      positiveInteger(request.max_completion_tokens) ?? positiveInteger(request.max_tokens);
-    const choices = positiveInteger(request.n) ?? 1;
+      positiveIntegerOrUndefined(request.max_completion_tokens) ??
+      positiveIntegerOrUndefined(request.max_tokens);
+    const choices = positiveIntegerOrUndefined(request.n) ?? 1;
 
     const evaluations = runtimes.map((runtime) =>
       evaluate(runtime, signedPromptTokensFor(runtime.profile)),
@@ -1020,16 +1022,6 @@ function checkConstraints(constraints: RouteConstraints): void {
       throw bad(`${name} must be a non-negative integer, got ${value}`);
     }
   }
-}
-
-function positiveInteger(value: number, name: string): number;
-function positiveInteger(value: number | null | undefined): number | undefined;
-function positiveInteger(value: number | null | undefined, name?: string): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  if (name !== undefined) {
-    throw new ConfigError(`${name} must be a positive integer, got ${value}`);
-  }
-  return undefined;
 }
 
 function unique<T>(items: readonly T[]): T[] {

@@ -18,6 +18,19 @@ export class SluiceError extends Error {
   }
 }
 
+/**
+ * Whether an error may be retried: only when it says so (`isRetryable === true` on a
+ * `SluiceError`, or the same flag on another library's error, as AI SDK's `APICallError` has).
+ * The decision travels on the error; it is never derived from the message.
+ */
+export function isRetryableError(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isRetryable?: unknown }).isRetryable === true
+  );
+}
+
 /** A configuration or argument that Sluice refuses, with what was expected. */
 export class ConfigError extends SluiceError {
   constructor(message: string, options: { cause?: unknown } = {}) {

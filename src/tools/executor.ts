@@ -1,7 +1,8 @@
 import { type Cache, createCache } from '../cache/tiered-cache.js';
 import type { Clock } from '../shared/clock.js';
 import { type Duration, parseDuration } from '../shared/duration.js';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, isRetryableError } from '../shared/errors.js';
+import { abortableSleep } from '../shared/sleep.js';
 import { withTimeout } from '../telemetry/latency.js';
 import { CacheKeyBuilder, DEFAULT_VOLATILE_PARAMETERS } from './cache-key.js';
 import { checkConcurrency, mapConcurrent } from './concurrency.js';
@@ -15,12 +16,10 @@ import {
 } from './openai.js';
 import {
   backoffDelay,
-  isRetryableError,
   NO_RETRY,
   type RetryOptions,
   type RetryPolicy,
   resolveRetry,
-  sleep,
 } from './retry.js';
 import { type CompiledSchema, compileSchema } from './schema.js';
 import { ToolCounters, type ToolStats } from './stats.js';
@@ -499,7 +498,7 @@ export class ToolExecutor {
             throw failure;
           }
           counters.retries++;
-          await sleep(backoffDelay(tool.retry, attempt, this.#random), signal);
+          await abortableSleep(backoffDelay(tool.retry, attempt, this.#random), signal);
         }
       }
     } finally {

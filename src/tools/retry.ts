@@ -1,5 +1,5 @@
 import { type Duration, parseDuration } from '../shared/duration.js';
-import { ConfigError, SluiceError } from '../shared/errors.js';
+import { ConfigError } from '../shared/errors.js';
 
 /** Retries of an idempotent tool: exponential backoff with full jitter. */
 export interface RetryOptions {
@@ -64,34 +64,4 @@ export function resolveRetry(
 export function backoffDelay(policy: RetryPolicy, retry: number, random: () => number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** (retry - 1));
   return Math.floor(random() * ceiling);
-}
-
-/**
- * Whether an error may be retried: the decision travels on the error (`isRetryable` on a
- * `SluiceError`, or the same flag on another library's error, as AI SDK's `APICallError` has).
- */
-export function isRetryableError(error: unknown): boolean {
-  if (error instanceof SluiceError) return error.isRetryable;
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { isRetryable?: unknown }).isRetryable === true
-  );
-}
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -361,6 +361,11 @@ describe('off-peak deferral', () => {
         offPeak: { start: '01:00', end: '06:00', timeZone: 'Mars/Olympus' },
       }),
     ).toThrow(/time zone/);
+    for (const option of ['concurrency', 'maxAttempts', 'maxQueued'] as const) {
+      expect(() => createDeferredQueue({ path: ':memory:', [option]: 0 })).toThrow(
+        new ConfigError(`${option} must be a positive integer, got 0`),
+      );
+    }
   });
 });
 

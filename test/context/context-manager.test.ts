@@ -8,13 +8,8 @@ import {
 } from '../../src/context/index.js';
 import { price } from '../../src/cost/prices.js';
 import { ConfigError } from '../../src/shared/errors.js';
-import {
-  filler,
-  randomConversation,
-  seededRandom,
-  tokenizer,
-  toolViolation,
-} from './conversations.js';
+import { createRandom } from '../../src/shared/random.js';
+import { filler, randomConversation, tokenizer, toolViolation } from './conversations.js';
 
 /** Checks what every fit must satisfy, whatever the conversation. */
 function expectConsistent(messages: readonly ChatMessage[], result: FitResult): void {
@@ -31,7 +26,7 @@ function expectConsistent(messages: readonly ChatMessage[], result: FitResult): 
 }
 
 describe('budget', () => {
-  const conversation = randomConversation(seededRandom(1), { turns: 30 });
+  const conversation = randomConversation(createRandom(1), { turns: 30 });
 
   it.each([800, 1_200, 1_500, 3_000, 6_000, 100_000])(
     'fits into %i tokens, counts exactly as the tokenizer',
@@ -81,7 +76,7 @@ describe('budget', () => {
 
   it('throws ContextOverflowError when the always-kept messages alone do not fit', () => {
     const messages: ChatMessage[] = [
-      { role: 'system', content: filler(seededRandom(2), 400) },
+      { role: 'system', content: filler(createRandom(2), 400) },
       { role: 'user', content: 'hello' },
     ];
     const manager = createContextManager({ maxTokens: 200 });
@@ -119,7 +114,7 @@ describe('budget', () => {
 });
 
 describe('always kept', () => {
-  const random = seededRandom(3);
+  const random = createRandom(3);
   const conversation = randomConversation(random, { turns: 40 });
   // A second system message in the middle, as some agents add.
   conversation.splice(30, 0, { role: 'system', content: 'Reminder: answer in English.' });
@@ -154,8 +149,8 @@ describe('always kept', () => {
   );
 
   it('keeps the task of a long agent loop (the last user message, far back)', () => {
-    const loop = randomConversation(seededRandom(4), { turns: 1, toolChance: 0 });
-    const random = seededRandom(5);
+    const loop = randomConversation(createRandom(4), { turns: 1, toolChance: 0 });
+    const random = createRandom(5);
     for (let step = 0; step < 60; step += 1) {
       loop.push(
         {
@@ -200,7 +195,7 @@ describe('always kept', () => {
 });
 
 describe('the head', () => {
-  const conversation = randomConversation(seededRandom(30), { turns: 40 });
+  const conversation = randomConversation(createRandom(30), { turns: 40 });
 
   it('keeps the first messages up to headShare of the budget, and drops after them', () => {
     const result = createContextManager({ maxTokens: 2_000, headShare: 0.2 }).fitSync(conversation);
@@ -223,7 +218,7 @@ describe('the head', () => {
 describe('tool calls and their results are kept or dropped together', () => {
   it('holds for 300 random conversations and budgets', () => {
     for (let seed = 0; seed < 300; seed += 1) {
-      const random = seededRandom(1_000 + seed);
+      const random = createRandom(1_000 + seed);
       const conversation = randomConversation(random, {
         turns: 3 + Math.floor(random() * 25),
         toolChance: random() * 0.8,
@@ -254,8 +249,8 @@ describe('tool calls and their results are kept or dropped together', () => {
   it('an orphan tool message stays with the message before it', () => {
     const messages: ChatMessage[] = [
       { role: 'system', content: 'sys' },
-      { role: 'user', content: filler(seededRandom(6), 200) },
-      { role: 'assistant', content: filler(seededRandom(7), 200) },
+      { role: 'user', content: filler(createRandom(6), 200) },
+      { role: 'assistant', content: filler(createRandom(7), 200) },
       { role: 'tool', tool_call_id: 'unknown', content: 'orphan result' },
       { role: 'user', content: 'next' },
       { role: 'assistant', content: 'ok' },
@@ -272,7 +267,7 @@ describe('tool calls and their results are kept or dropped together', () => {
 describe('importance (no head, so that only scores decide)', () => {
   /** Old history with two equally long facts, one referenced later; then filler turns. */
   function conversationWithReference(): ChatMessage[] {
-    const random = seededRandom(8);
+    const random = createRandom(8);
     const messages: ChatMessage[] = [
       { role: 'system', content: 'You are an assistant.' },
       {
@@ -318,7 +313,7 @@ describe('importance (no head, so that only scores decide)', () => {
     ['a keyword', 'Remember: the deploy window is Tuesday.', ['remember']],
     ['a custom keyword', 'Heads-up: the deploy window is Tuesday.', ['heads-up']],
   ])('%s keeps an older message', (_, content, keywords) => {
-    const random = seededRandom(9);
+    const random = createRandom(9);
     const messages: ChatMessage[] = [
       { role: 'system', content: 'You are an assistant.' },
       { role: 'user', content },
@@ -336,7 +331,7 @@ describe('importance (no head, so that only scores decide)', () => {
   });
 
   it('a message referenced after it was dropped is recalled', () => {
-    const random = seededRandom(10);
+    const random = createRandom(10);
     const messages: ChatMessage[] = [
       { role: 'system', content: 'You are an assistant.' },
       { role: 'user', content: 'My ticket is INC-40917, keep it handy.' },
@@ -387,7 +382,7 @@ describe('options', () => {
 
 describe('speed', () => {
   it('fits 4,000 messages in well under a second, and faster once counted', () => {
-    const conversation = randomConversation(seededRandom(11), { turns: 1_000 });
+    const conversation = randomConversation(createRandom(11), { turns: 1_000 });
     const manager = createContextManager({ maxTokens: 8_000 });
     let started = performance.now();
     const first = manager.fitSync(conversation);

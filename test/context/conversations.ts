@@ -8,18 +8,6 @@ import { getTokenizer, type Tokenizer } from '../../src/cost/tokens.js';
 
 export const tokenizer: Tokenizer = getTokenizer('o200k_base');
 
-/** mulberry32: a small seeded generator, so every fuzz case can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = (
   'the agent checks the report and updates status before it moves on to the next step while ' +
   'keeping notes about progress with some detail on results from earlier work'

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { IndexedMinHeap } from '../../src/context/heap.js';
-import { seededRandom } from './conversations.js';
+import { createRandom } from '../../src/shared/random.js';
 
 describe('IndexedMinHeap', () => {
   it('matches a sorted reference under random sets, re-keys, deletes and pops', () => {
-    const random = seededRandom(99);
+    const random = createRandom(99);
     const heap = new IndexedMinHeap<number>();
     const reference = new Map<number, { key: number; tie: number }>();
     for (let step = 0; step < 20_000; step += 1) {

@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ChatMessage, createContextManager, type FitResult } from '../../src/context/index.js';
+import { createRandom } from '../../src/shared/random.js';
 import {
   keepLastBaseline,
   randomConversation,
-  seededRandom,
   sharedPrefixTokens,
   tokenizer,
 } from './conversations.js';
@@ -75,7 +75,7 @@ describe('prefix stability over 20 growing turns', () => {
   const budget = 3_000;
   const cases = [11, 12, 13, 14].map((seed) => ({
     seed,
-    conversation: randomConversation(seededRandom(seed), { turns: 70, toolChance: 0.45 }),
+    conversation: randomConversation(createRandom(seed), { turns: 70, toolChance: 0.45 }),
   }));
 
   function measure(maxTokens: number): { ours: Replay[]; baseline: Replay[] } {

@@ -6,7 +6,8 @@ import {
   SUMMARY_MARKER,
   type SummarizeContext,
 } from '../../src/context/index.js';
-import { filler, randomConversation, seededRandom, tokenizer } from './conversations.js';
+import { createRandom } from '../../src/shared/random.js';
+import { filler, randomConversation, tokenizer } from './conversations.js';
 
 interface Call {
   messages: readonly ChatMessage[];
@@ -29,7 +30,7 @@ function recordingSummarizer(answer?: (call: Call) => string) {
   return { calls, summarize };
 }
 
-const conversation = randomConversation(seededRandom(21), { turns: 40 });
+const conversation = randomConversation(createRandom(21), { turns: 40 });
 
 describe('summaries of dropped messages', () => {
   it('replaces the dropped span with one marked message, within the budget', async () => {
@@ -143,7 +144,7 @@ describe('summaries of dropped messages', () => {
   it('keys summaries by content: another conversation with the same shape gets its own', async () => {
     const { calls, summarize } = recordingSummarizer();
     const manager = createContextManager({ maxTokens: 2_500, summarize });
-    const other = randomConversation(seededRandom(21), { turns: 40 }).map((message) =>
+    const other = randomConversation(createRandom(21), { turns: 40 }).map((message) =>
       typeof message.content === 'string'
         ? { ...message, content: `${message.content}.` }
         : message,
@@ -178,7 +179,7 @@ describe('summaries of dropped messages', () => {
 
   it.each([
     ['an empty summary', () => '   '],
-    ['a summary too long to fit', () => filler(seededRandom(22), 2_000)],
+    ['a summary too long to fit', () => filler(createRandom(22), 2_000)],
   ])('handles %s', async (name, answer) => {
     const { summarize } = recordingSummarizer(answer);
     const manager = createContextManager({ maxTokens: 2_500, summarize, summaryMaxTokens: 200 });

@@ -5,6 +5,7 @@ import { tokenizerForModel } from '../../src/cost/tokens.js';
 import { bigCostOf, costOf, createCostTracker } from '../../src/cost/tracker.js';
 import { normalizeUsage } from '../../src/cost/usage.js';
 import { SluiceError } from '../../src/shared/errors.js';
+import { createRandom } from '../../src/shared/random.js';
 
 interface Fixture {
   model?: string;
@@ -219,15 +220,8 @@ describe('rounding to nano-dollars', () => {
   });
 
   it('prices in doubles exactly as in BigInt, up to the safe-integer limit and past it', () => {
-    // A seeded PRNG (mulberry32): the same cases every run.
-    let state = 20_261_204;
-    const random = () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
+    // A seeded PRNG: the same cases every run.
+    const random = createRandom(20_261_204);
     // Magnitudes from 0 to ~1e9 tokens and ~1e9 pico/token: products up to ~1e18, so both
     // paths run, and every rounding remainder (…499, …500) turns up.
     const scaled = () => Math.floor(random() * 10 ** Math.floor(random() * 10));

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProfileStats } from '../../src/routing/profiles.js';
-
-/** Nearest-rank quantile of `values`, as `ProfileStats.percentile` defines it. */
-function nearestRank(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
-  return sorted[rank - 1] as number;
-}
+import { quantile } from '../../src/shared/quantile.js';
 
 describe('ProfileStats percentiles', () => {
   it('match a sort of the window after every insert, through wrap-arounds, ties and failures', () => {
@@ -32,7 +26,7 @@ describe('ProfileStats percentiles', () => {
         continue;
       }
       for (const q of [0, 0.5, 0.95, 1]) {
-        expect(stats.percentile(q)).toBe(nearestRank(kept, q));
+        expect(stats.percentile(q)).toBe(quantile(kept, q));
       }
       expect(stats.samples).toBe(kept.length);
     }

@@ -388,8 +388,8 @@ describe('configuration', () => {
     [{ rules: [{ scope: 'user:x', requestsPerMinute: 1 }] }, /scope/],
     [{ rules: [{ scope: 'key:a*', requestsPerMinute: 1 }] }, /scope/],
     [{ rules: [{ scope: 'key:a' }] }, /needs requestsPerMinute/],
-    [{ rules: [{ scope: 'key:a', requestsPerMinute: 0 }] }, /positive whole number/],
-    [{ rules: [{ scope: 'key:a', tokensPerMinute: 1.5 }] }, /positive whole number/],
+    [{ rules: [{ scope: 'key:a', requestsPerMinute: 0 }] }, /positive integer/],
+    [{ rules: [{ scope: 'key:a', tokensPerMinute: 1.5 }] }, /positive integer/],
     [
       {
         rules: [

@@ -3,18 +3,7 @@ import { DeadlineExceededError } from '../../src/routing/errors.js';
 import { backoffDelay, continueRetry, type RetryOptions, retry } from '../../src/routing/retry.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { SluiceError } from '../../src/shared/errors.js';
-
-/** A small seeded PRNG (mulberry32), so jittered delays are reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { createRandom } from '../../src/shared/random.js';
 
 const retryable = (message = 'upstream 503', extra: Record<string, unknown> = {}) =>
   Object.assign(new SluiceError('upstream_error', message, { isRetryable: true }), extra);
@@ -49,7 +38,7 @@ afterEach(() => {
 
 describe('retry', () => {
   it('backs off exponentially with full jitter, within [0, min(cap, base × 2^n))', () => {
-    const random = seeded(42);
+    const random = createRandom(42);
     for (let retryIndex = 0; retryIndex < 12; retryIndex += 1) {
       const ceiling = Math.min(10_000, 100 * 2 ** retryIndex);
       const samples = Array.from({ length: 200 }, () =>
@@ -73,13 +62,13 @@ describe('retry', () => {
       maxAttempts: 4,
       baseDelay: 100,
       maxDelay: 1_000,
-      random: seeded(7),
+      random: createRandom(7),
       sleep,
       clock,
     };
     await expect(retry(fn, options)).resolves.toBe('ok');
     expect(calls).toEqual([0, 1, 2, 3]);
-    const replay = seeded(7);
+    const replay = createRandom(7);
     expect(delays).toEqual([0, 1, 2].map((n) => backoffDelay(n, 100, 1_000, replay)));
     delays.forEach((delay, n) => {
       expect(delay).toBeGreaterThanOrEqual(0);
@@ -211,7 +200,7 @@ describe('continueRetry', () => {
     const options = (sleep: RetryOptions['sleep']): RetryOptions => ({
       maxAttempts: 4,
       baseDelay: 100,
-      random: seeded(3),
+      random: createRandom(3),
       sleep,
     });
     const whole = fakeTime();

@@ -1,33 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/shared/clock.js';
 import { ConfigError, SluiceError } from '../../src/shared/errors.js';
+import { quantileOfSorted } from '../../src/shared/quantile.js';
+import { createRandom } from '../../src/shared/random.js';
 import {
   createLatencyTracker,
   LatencyHistogram,
   withTimeout,
 } from '../../src/telemetry/latency.js';
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** Nearest-rank percentile of a sorted array: the reference the histogram must match. */
-function nearestRank(sorted: readonly number[], quantile: number): number {
-  const rank = Math.max(1, Math.ceil(quantile * sorted.length));
-  return sorted[rank - 1] as number;
-}
-
 /** Log-uniform durations from 10 µs to 100 s plus a cluster around 120 ms. */
 function sampleDurations(count: number, seed: number): number[] {
-  const random = seeded(seed);
+  const random = createRandom(seed);
   return Array.from({ length: count }, (_, index) =>
     index % 3 === 0 ? 110 + random() * 20 : 10 ** (random() * 7 - 2),
   );
@@ -40,7 +24,7 @@ describe('LatencyHistogram', () => {
     for (const value of values) histogram.record(value);
     const sorted = [...values].sort((a, b) => a - b);
     for (const quantile of [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999]) {
-      const expected = nearestRank(sorted, quantile);
+      const expected = quantileOfSorted(sorted, quantile);
       const actual = histogram.percentile(quantile);
       expect(Math.abs(actual - expected) / expected).toBeLessThanOrEqual(1 / 64 + 1e-9);
     }
@@ -58,7 +42,7 @@ describe('LatencyHistogram', () => {
   it('keeps a fixed memory footprint whatever the number of samples', () => {
     const histogram = new LatencyHistogram();
     const buckets = histogram.counts.length;
-    const random = seeded(3);
+    const random = createRandom(3);
     for (let index = 0; index < 200_000; index++) histogram.record(random() * 10_000);
     expect(histogram.counts.length).toBe(buckets);
     expect(buckets).toBeLessThan(1_200);
@@ -233,7 +217,7 @@ describe('LatencyTracker', () => {
       [0.95, 'p95Ms'],
       [0.99, 'p99Ms'],
     ] as const) {
-      const expected = nearestRank(sorted, quantile);
+      const expected = quantileOfSorted(sorted, quantile);
       expect(Math.abs(snapshot[key] - expected) / expected).toBeLessThanOrEqual(1 / 64);
       expect(snapshot.window[key]).toBe(snapshot[key]);
     }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SluiceError } from '../../src/shared/errors.js';
+import { isRetryableError, SluiceError } from '../../src/shared/errors.js';
 import {
   CacheKeyBuilder,
   createToolExecutor,
   DEFAULT_VOLATILE_PARAMETERS,
 } from '../../src/tools/index.js';
-import { backoffDelay, isRetryableError, NO_RETRY, resolveRetry } from '../../src/tools/retry.js';
+import { backoffDelay, NO_RETRY, resolveRetry } from '../../src/tools/retry.js';
 
 describe('CacheKeyBuilder', () => {
   const plain = new CacheKeyBuilder('tool', '1', DEFAULT_VOLATILE_PARAMETERS);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../src/shared/errors.js';
+import { ConfigError } from '../../src/shared/errors.js';
 
 export interface BenchArgs {
   /** Write the figures to this JSON file. */
