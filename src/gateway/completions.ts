@@ -378,7 +378,7 @@ export class CompletionService {
       request.exchange.waitMs += waitedMs;
     }
     this.#answered(request, dispatched);
-    const { response, text = '', usage } = dispatched;
+    const { response, text = '' } = dispatched;
     // A stream's upstream time is observed at its end, in #fetchStream.
     this.#metrics.observeUpstream(
       dispatched.target.provider.name,
@@ -387,6 +387,7 @@ export class CompletionService {
       waitedMs / 1_000,
     );
     // The usage as the answer's check read it (the body is checked whole before it counts).
+    const usage = dispatched.checked?.usage;
     this.#countTokens(answeringModel(request), usage);
     return { kind: 'json', status: response.status, body: text, createdAt: Date.now(), usage };
   }
@@ -457,7 +458,8 @@ export class CompletionService {
         }),
       { stream: false, check: checkEmbeddings },
     );
-    return JSON.parse(dispatched.text ?? '') as {
+    // Parsed once, by the check.
+    return dispatched.checked?.body as {
       data: { embedding: number[] | string; index: number }[];
       usage: { prompt_tokens: number; total_tokens: number };
     };

@@ -10,8 +10,8 @@ import {
 } from '../routing/retry.js';
 import type { Router } from '../routing/router.js';
 import { parseDuration } from '../shared/duration.js';
+import type { CheckedAnswer } from './answer-check.js';
 import { answerCutOff, HttpError, upstreamStatusError } from './errors.js';
-import type { Usage } from './exchange.js';
 import type { Target } from './model-table.js';
 import type { UpstreamResponse } from './provider.js';
 
@@ -33,25 +33,25 @@ export interface Dispatched {
    * is a deployment failure); undefined for a stream, whose body is left unread.
    */
   readonly text: string | undefined;
-  /** The answer's usage, as the caller's `check` read it (undefined without one). */
-  readonly usage: Usage | undefined;
+  /** The answer as the caller's `check` parsed it (undefined without one, and for a stream). */
+  readonly checked: CheckedAnswer | undefined;
   readonly target: Target;
   /** Deployments tried before this one. */
   readonly fallbacks: number;
 }
 
 /**
- * Checks a 2xx non-streaming body before it counts as an answer: returns its usage, or throws
+ * Checks a 2xx non-streaming body before it counts as an answer: returns it parsed, or throws
  * (a retryable `HttpError`, e.g. 502 `upstream_invalid_response`) when it is not the
  * protocol's response; the attempt is then a deployment failure like any other.
  */
-export type AnswerCheck = (text: string, provider: string) => Usage | undefined;
+export type AnswerCheck = (text: string, provider: string) => CheckedAnswer;
 
 /** What one attempt resolved with: the response, and its body's text unless it streams. */
 interface Answer {
   readonly response: UpstreamResponse;
   readonly text: string | undefined;
-  readonly usage: Usage | undefined;
+  readonly checked: CheckedAnswer | undefined;
 }
 
 /** Marks a breaker refusal inside the retry loop: move on to the next deployment at once. */
@@ -132,7 +132,7 @@ export class Dispatcher {
           if (options.stream) {
             // A stream is judged at its headers: after the first byte there is no fallback.
             tracked?.success(performance.now() - started);
-            return { response, text: undefined, usage: undefined };
+            return { response, text: undefined, checked: undefined };
           }
           // A JSON answer counts only once its whole body is in: a body cut off mid-way is a
           // deployment failure (retried, sent to the fallback, counted by the breaker).
@@ -147,9 +147,9 @@ export class Dispatcher {
           }
           // A body that is not the protocol's answer (cut short and closed cleanly, or of
           // another shape) is a deployment failure too: never passed on, never stored.
-          const usage = options.check?.(text, target.provider.name);
+          const checked = options.check?.(text, target.provider.name);
           tracked?.success(performance.now() - started);
-          return { response, text, usage };
+          return { response, text, checked };
         } catch (error) {
           if (signal?.aborted === true && !(error instanceof HttpError)) tracked?.cancel();
           else {
@@ -203,7 +203,7 @@ export class Dispatcher {
         return {
           response: answer.response,
           text: answer.text,
-          usage: answer.usage,
+          checked: answer.checked,
           target,
           fallbacks: index,
         };

@@ -320,8 +320,7 @@ export class Sluice {
                 );
               }
               // Not kept unless it is an answer (a retryable 502 otherwise).
-              checkChatCompletion(text, plan.target.provider.name);
-              return JSON.parse(text) as unknown;
+              return checkChatCompletion(text, plan.target.provider.name).body;
             },
           }),
       ...(batchProvider === undefined
