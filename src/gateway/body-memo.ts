@@ -63,7 +63,7 @@ export class BodyMemo {
   }
 }
 
-/** Freezes `value` and everything it holds; returns it. Iterative: any depth is safe. */
+/** Freezes `value` and everything it holds; returns it. Iterative, so safe at every depth. */
 export function deepFreeze<Value>(value: Value): Value {
   const pending: unknown[] = [value];
   while (pending.length > 0) {

@@ -869,7 +869,7 @@ function upstreamBodyOf(request: CompletionRequest, upstreamModel: string): stri
     ? { ...((body.stream_options ?? {}) as Record<string, unknown>), include_usage: true }
     : undefined;
   // A large body keeps its bytes, with only these members rewritten in them.
-  if (rawBody !== undefined && rawBody.length >= LARGE_BODY_BYTES) {
+  if (rawBody !== undefined && isLarge(request)) {
     const members: Record<string, string> = { model: JSON.stringify(upstreamModel) };
     if (streamOptions !== undefined) members.stream_options = JSON.stringify(streamOptions);
     const spliced = spliceMembers(rawBody, members);

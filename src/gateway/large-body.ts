@@ -1,5 +1,5 @@
 import { errorCodes } from 'fastify';
-import { MAX_JSON_DEPTH } from '../shared/json-depth.js';
+import { checkJsonTree, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import { jsonTooDeep } from './errors.js';
 
 /**
@@ -45,37 +45,18 @@ export function parseLargeBody(
 }
 
 /**
- * Whether a parsed body nests deeper than `MAX_JSON_DEPTH` (as `exceedsJsonDepth`), or holds an
- * object with its own `__proto__` key or a `constructor` object with its own `prototype` key
- * (as secure-json-parse refuses). Iterative: any depth is safe.
+ * Whether a parsed body nests deeper than `MAX_JSON_DEPTH`, or holds an object with its own
+ * `__proto__` key or a `constructor` object with its own `prototype` key (as secure-json-parse
+ * refuses).
  */
 function checkParsed(value: unknown): 'deep' | 'forbidden' | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  const pending: object[] = [value];
-  const depths: number[] = [1];
-  while (pending.length > 0) {
-    const current = pending.pop() as object;
-    const depth = depths.pop() as number;
-    if (depth > MAX_JSON_DEPTH) return 'deep';
-    let members: readonly unknown[];
-    if (Array.isArray(current)) members = current;
-    else {
-      if (Object.hasOwn(current, '__proto__')) return 'forbidden';
-      const record = current as Record<string, unknown>;
-      if (Object.hasOwn(current, 'constructor')) {
-        const made = record.constructor;
-        if (made !== null && typeof made === 'object' && Object.hasOwn(made, 'prototype')) {
-          return 'forbidden';
-        }
-      }
-      members = Object.values(record);
-    }
-    for (const member of members) {
-      if (member !== null && typeof member === 'object') {
-        pending.push(member);
-        depths.push(depth + 1);
-      }
-    }
-  }
-  return undefined;
+  const found = checkJsonTree(value, MAX_JSON_DEPTH, hasForbiddenKey);
+  return found === 'refused' ? 'forbidden' : found;
+}
+
+function hasForbiddenKey(record: Record<string, unknown>): boolean {
+  if (Object.hasOwn(record, '__proto__')) return true;
+  if (!Object.hasOwn(record, 'constructor')) return false;
+  const made = record.constructor;
+  return made !== null && typeof made === 'object' && Object.hasOwn(made, 'prototype');
 }

@@ -20,19 +20,30 @@ export class JsonTooDeepError extends SluiceError {
 }
 
 /**
- * Whether `value` nests objects and arrays deeper than `limit` levels (a primitive is level 0,
- * an object or array of primitives level 1). Iterative, so any depth is safe to check; stops at
- * the first container past the limit.
+ * Walks `value`'s objects and arrays iteratively (safe at every depth): `'deep'` at the first
+ * container nested deeper than `limit` levels (a primitive is level 0, an object or array of
+ * primitives level 1), `'refused'` at the first object (not array) that `refuse` refuses,
+ * undefined when neither is found.
  */
-export function exceedsJsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
-  if (value === null || typeof value !== 'object') return false;
+export function checkJsonTree(
+  value: unknown,
+  limit: number = MAX_JSON_DEPTH,
+  refuse?: (object: Record<string, unknown>) => boolean,
+): 'deep' | 'refused' | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
   const pending: object[] = [value];
   const depths: number[] = [1];
   while (pending.length > 0) {
     const current = pending.pop() as object;
     const depth = depths.pop() as number;
-    if (depth > limit) return true;
-    const members: readonly unknown[] = Array.isArray(current) ? current : Object.values(current);
+    if (depth > limit) return 'deep';
+    let members: readonly unknown[];
+    if (Array.isArray(current)) members = current;
+    else {
+      const record = current as Record<string, unknown>;
+      if (refuse?.(record) === true) return 'refused';
+      members = Object.values(record);
+    }
     for (const member of members) {
       if (member !== null && typeof member === 'object') {
         pending.push(member);
@@ -40,5 +51,10 @@ export function exceedsJsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH)
       }
     }
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `value` nests objects and arrays deeper than `limit` levels (see `checkJsonTree`). */
+export function exceedsJsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
+  return checkJsonTree(value, limit) === 'deep';
 }
