@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
+import { chatCompletionJson } from '../helpers/gateway.js';
 
 /**
  * Request bodies that made token counting quadratic (one run without whitespace: base64, hex,
@@ -134,13 +135,9 @@ let peer: Worker;
 let gateway: Gateway;
 let baseUrl = '';
 
-const CHAT_ANSWER = JSON.stringify({
-  id: 'chatcmpl-1',
-  object: 'chat.completion',
-  created: 1,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 },
+const CHAT_ANSWER = chatCompletionJson('gpt-4o-mini', 'ok', {
+  prompt_tokens: 10,
+  completion_tokens: 1,
 });
 const STREAM_ANSWER = [
   { choices: [{ index: 0, delta: { role: 'assistant', content: 'ok' }, finish_reason: null }] },

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/index.js';
+import { chatCompletionJson } from '../helpers/gateway.js';
 
 /**
  * Bodies over `LARGE_BODY_BYTES` (256 KiB) take another path: parsed in turns of their own,
@@ -14,13 +15,9 @@ let upstream: Server;
 let gateway: Gateway;
 let baseUrl = '';
 
-const CHAT_ANSWER = JSON.stringify({
-  id: 'chatcmpl-1',
-  object: 'chat.completion',
-  created: 1,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 },
+const CHAT_ANSWER = chatCompletionJson('gpt-4o-mini', 'ok', {
+  prompt_tokens: 10,
+  completion_tokens: 1,
 });
 const STREAM_ANSWER = `data: ${JSON.stringify({
   id: 'chatcmpl-1',
