@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger, type LedgerEntry } from '../../src/cost/ledger.js';
 import type { HealthReporter } from '../../src/shared/health.js';
+import { deadPid, journalLine } from '../helpers/ledger-journal.js';
 import { SmallDisk } from '../helpers/small-disk.js';
 
 const entry: LedgerEntry = {
@@ -50,12 +50,6 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((done) => setTimeout(done, 20));
   }
-}
-
-function deadPid(): number {
-  return Number(
-    execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString(),
-  );
 }
 
 describe('ledger on a full disk', () => {
@@ -130,34 +124,15 @@ describe('ledger on a full disk', () => {
     first.close();
     // A process that died left 2,000 rows in its journal.
     const orphanRows = 2_000;
+    const pid = deadPid();
     const lines: string[] = [];
     for (let index = 0; index < orphanRows; index++) {
       lines.push(
-        JSON.stringify([
-          `${deadPid}-orphan:${index}`,
-          `orphan-${index}`,
-          entry.time,
-          'team-a',
-          'team-a',
-          ',',
-          'chat',
-          'gpt-4o-mini',
-          'openai',
-          200,
-          'miss',
-          1,
-          0,
-          0,
-          1,
-          0,
-          500,
-          0,
-          1,
-        ]),
+        journalLine(`${pid}-orphan:${index}`, `orphan-${index}`, entry.time, [1, 0, 500, 0, 1]),
       );
     }
     writeFileSync(
-      join(small.directory, `ledger.db.journal-${deadPid()}-abcd1234`),
+      join(small.directory, `ledger.db.journal-${pid}-abcd1234`),
       `${lines.join('\n')}\n`,
     );
     small.fill([{ file: path, table: 'ledger' }]);

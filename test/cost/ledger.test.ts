@@ -9,6 +9,7 @@ import {
   ledgerCsvHeader,
   ledgerCsvLine,
 } from '../../src/cost/ledger.js';
+import { deadPid, journalLine } from '../helpers/ledger-journal.js';
 
 const entry: LedgerEntry = {
   requestId: 'request-1',
@@ -33,13 +34,6 @@ const entry: LedgerEntry = {
 
 function directory(): string {
   return mkdtempSync(join(tmpdir(), 'sluice-ledger-'));
-}
-
-/** The pid of a process that has exited. */
-function deadPid(): number {
-  return Number(
-    execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString(),
-  );
 }
 
 describe('ledger', () => {
@@ -109,27 +103,7 @@ describe('ledger', () => {
     createLedger({ path }).close();
     const journal = join(folder, `ledger.db.journal-${deadPid()}-abcd1234`);
     const row = (id: string, requestId: string) =>
-      JSON.stringify([
-        id,
-        requestId,
-        entry.time,
-        'team-a',
-        'team-a',
-        ',',
-        'chat',
-        'gpt-4o-mini',
-        'openai',
-        200,
-        'miss',
-        1,
-        0,
-        0,
-        2,
-        0,
-        777,
-        0,
-        3.5,
-      ]);
+      journalLine(id, requestId, entry.time, [2, 0, 777, 0, 3.5]);
     writeFileSync(
       journal,
       `${row('dead:0', 'lost-1')}\n${row('dead:1', 'lost-2')}\n["dead:2","tor`,
