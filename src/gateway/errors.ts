@@ -161,12 +161,21 @@ export function jsonTooDeep(limit: number, param: string | null = null): HttpErr
   );
 }
 
+/** Sluice errors of a SQLite file that cannot be written or opened (a full disk). */
+const STORAGE_CODES: ReadonlySet<string> = new Set(['E_DEFERRED_STORE', 'E_LEDGER_UNAVAILABLE']);
+
 /**
- * A SQLite file the request needs cannot be written or opened (a full disk): the gateway keeps
- * serving what does not need it, and this request may be retried once space returns.
+ * The 503 `storage_unavailable` for an error of a SQLite file the request needs (the deferral
+ * queue refused it, the ledger could not be opened): the gateway keeps serving what does not
+ * need the file, and this request may be retried once space returns. Undefined for any other
+ * error.
  */
-export function storageUnavailable(message: string): HttpError {
-  return new HttpError(503, 'server_error', 'storage_unavailable', message, { isRetryable: true });
+export function storageUnavailable(error: unknown): HttpError | undefined {
+  if (!(error instanceof SluiceError) || !STORAGE_CODES.has(error.code)) return undefined;
+  return new HttpError(503, 'server_error', 'storage_unavailable', error.message, {
+    isRetryable: true,
+    cause: error,
+  });
 }
 
 /** Reached the upstream but failed to get an answer (refused, reset, DNS, TLS). */

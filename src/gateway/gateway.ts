@@ -11,7 +11,6 @@ import Fastify, {
 import type { Cache } from '../cache/index.js';
 import { formatUsd } from '../cost/money.js';
 import type { Clock } from '../shared/clock.js';
-import { SluiceError } from '../shared/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import { type Activity, createActivity } from '../telemetry/activity.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -379,10 +378,10 @@ export function createGateway(
         { model: plan.target.upstreamModel, mode: mode === 'batch' ? 'batch-api' : 'off-peak' },
       );
     } catch (error) {
-      if (error instanceof SluiceError && error.code === 'E_DEFERRED_STORE') {
-        throw storageUnavailable(error.message);
-      }
-      throw invalidRequest(`x-sluice-defer: ${(error as Error).message}`, 'x-sluice-defer');
+      throw (
+        storageUnavailable(error) ??
+        invalidRequest(`x-sluice-defer: ${(error as Error).message}`, 'x-sluice-defer')
+      );
     }
     return { id, object: 'sluice.deferred', status: 'queued', mode };
   };
@@ -581,19 +580,12 @@ function observe(
 }
 
 /** Maps anything thrown while serving a request to one OpenAI-shaped error. */
-/** The message of an `E_LEDGER_UNAVAILABLE` error, else undefined. */
-function ledgerUnavailable(error: unknown): string | undefined {
-  return error instanceof SluiceError && error.code === 'E_LEDGER_UNAVAILABLE'
-    ? error.message
-    : undefined;
-}
-
 function toHttpError(error: FastifyError | HttpError, bodyLimit: number): HttpError {
   if (error instanceof HttpError) return error;
   // The ledger could not be opened (a full disk at start): its rows are held until it can,
   // and what reads it (spend, savings, the dashboard's figures) answers 503 meanwhile.
-  const unavailable = ledgerUnavailable(error);
-  if (unavailable !== undefined) return storageUnavailable(unavailable);
+  const storage = storageUnavailable(error);
+  if (storage !== undefined) return storage;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return requestTooLarge(bodyLimit);
